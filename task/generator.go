@@ -1,0 +1,142 @@
+package task
+
+import (
+	"fmt"
+	"iter"
+	"runtime/debug"
+	"time"
+)
+
+// New returns a generator-style task that runs body on a coroutine.
+// Inside body, t.Yield() suspends the task until the scheduler resumes it,
+// and blocking helpers (t.Wait, a utensil's Acquire) yield while they wait.
+//
+// The coroutine is started at the first step, so a task ended before it ever
+// ran costs no goroutine. Ending it early unwinds body through its deferred
+// calls; body must not call runtime.Goexit, and must not call t's methods
+// from any goroutine but its own.
+func New(name string, body func(t *Task)) *Task {
+	t := &Task{name: name, co: &coroutine{body: body}}
+	t.step = t.co.step
+	return t
+}
+
+// coroutine adapts a procedural body into a step function with iter.Pull:
+// each call of next runs the body until it yields, the suspension point.
+type coroutine struct {
+	body  func(*Task)
+	next   func() (struct{}, bool)
+	cancel func()
+	yield func(struct{}) bool
+	fault *PanicError // a panic recovered from body
+}
+
+// killed is the panic that unwinds a body whose task was ended while it
+// was suspended; run recovers it.
+type killed struct{}
+
+func (c *coroutine) step(t *Task) Status {
+	if c.next == nil {
+		c.next, c.cancel = iter.Pull(func(yield func(struct{}) bool) {
+			c.yield = yield
+			c.run(t)
+		})
+	}
+	if _, ok := c.next(); ok {
+		return Yield
+	}
+	if p := c.fault; p != nil {
+		c.fault = nil
+		panic(p)
+	}
+	return Finish
+}
+
+// run calls body, catching its panic with the stack where it happened, which
+// would be lost by the time iter.Pull re-raised it in the scheduler.
+func (c *coroutine) run(t *Task) {
+	defer func() {
+		r := recover()
+		if _, ok := r.(killed); r != nil && !ok {
+			c.fault = &PanicError{ID: t.id, Name: t.name, Value: r, Stack: debug.Stack()}
+		}
+	}()
+	c.body(t)
+}
+
+// stop ends the coroutine, running the body's deferred calls, and returns a
+// panic they raised, if any.
+func (c *coroutine) stop(t *Task) *PanicError {
+	if c.next == nil {
+		return nil // never started
+	}
+	c.cancel()
+	p := c.fault
+	c.fault = nil
+	return p
+}
+
+// Yield suspends a generator-style task: the scheduler runs the others and
+// resumes t later. If t is ended meanwhile, Yield does not return: the body
+// unwinds through its deferred calls. Yield panics if t is a raw step task.
+func (t *Task) Yield() {
+	c := t.co
+	if c == nil || c.yield == nil {
+		panic("task: Yield called on " + t.String() + ", which is not a running generator-style task")
+	}
+	if !c.yield(struct{}{}) {
+		panic(killed{})
+	}
+}
+
+// Wait blocks t on q, the essay's block(queue) followed by yield, and
+// returns why t was woken: nil when unblocked in turn, or the error it was
+// woken with (a timeout, a closed descriptor).
+func (t *Task) Wait(q *Queue) error {
+	t.mustBeCurrent("Wait")
+	t.sched.Block(q)
+	t.Yield()
+	return t.TakeWakeErr()
+}
+
+// WaitUntil is Wait with a deadline: it returns ErrTimeout if t is still
+// blocked on q at the deadline.
+func (t *Task) WaitUntil(q *Queue, deadline time.Time) error {
+	t.mustBeCurrent("WaitUntil")
+	t.sched.BlockUntil(q, deadline)
+	t.Yield()
+	return t.TakeWakeErr()
+}
+
+// Sleep suspends t for at least d, letting the other tasks run.
+func (t *Task) Sleep(d time.Duration) {
+	t.mustBeCurrent("Sleep")
+	t.sched.BlockUntil(nil, time.Now().Add(d))
+	t.Yield()
+	t.TakeWakeErr()
+}
+
+func (t *Task) mustBeCurrent(op string) {
+	if t.sched == nil || t.sched.Current() != t {
+		panic("task: " + op + " called on " + t.String() + ", which is not the running task")
+	}
+}
+
+// PanicError reports a panic in a task: the task, the value and the stack
+// of the goroutine that panicked.
+type PanicError struct {
+	ID    uint64
+	Name  string
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("task %s#%d panicked: %v\n\n%s", p.Name, p.ID, p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}

@@ -1,0 +1,258 @@
+// Package task defines lightweight tasks: step functions that a scheduler
+// runs one suspension point at a time, and the queues they wait in.
+//
+// A task is written in one of two styles, which mix freely in one scheduler:
+//
+//   - A raw step function (NewStep): a state machine the scheduler calls to
+//     run the task to its next suspension point. It returns Yield to be
+//     called again later or Finish when done. A step allocates nothing.
+//
+//   - Generator style (New): ordinary procedural Go that calls t.Yield() and
+//     blocking helpers such as a utensil's Acquire(t). The function runs on a
+//     coroutine (iter.Pull) that the scheduler resumes one step at a time, so
+//     only one task ever runs at a time. The essay's "yield from sub()" is a
+//     plain call of a helper that takes the same handle t.
+//
+// This package knows nothing of any particular scheduler: a task reaches the
+// one running it through the Scheduler interface.
+package task
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Status is what a step reports to the scheduler.
+type Status uint8
+
+const (
+	Yield  Status = iota // suspended: call the step again when the task is at the head of the ready list
+	Finish               // done: the task leaves the scheduler
+)
+
+// A Step runs its task to the next suspension point. Before returning Yield
+// it may block the task (Scheduler.Block), in which case the step is called
+// again once the task has been unblocked.
+type Step func(t *Task) Status
+
+// Scheduler is what a task needs from the scheduler that runs it.
+// The scheduler package implements it.
+type Scheduler interface {
+	// Current returns the task whose step is running, or nil.
+	Current() *Task
+	// Block moves the current task from the ready list to the tail of q.
+	Block(q *Queue)
+	// Unblock moves the task at the head of q, if any, to the tail of the
+	// ready list and returns it.
+	Unblock(q *Queue) *Task
+	// BlockUntil is Block with a deadline: if the task is still blocked
+	// then, it is woken with ErrTimeout. With a nil q the task just sleeps
+	// until the deadline and is woken with no error.
+	BlockUntil(q *Queue, deadline time.Time)
+	// Wake takes t out of whatever it waits in and makes it ready; the
+	// wait it was in returns err (nil for a normal wake-up).
+	Wake(t *Task, err error)
+}
+
+// ErrTimeout is returned by a wait whose deadline passed.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "task: wait timed out" }
+
+// Timeout reports true, so that callers testing for net.Error-style
+// timeouts recognise it.
+func (timeoutError) Timeout() bool { return true }
+
+// A Grant is something handed to a blocked task as it is woken, which the
+// task takes possession of when it next runs: a utensil passed straight from
+// its releaser to its first waiter. If the task ends before it runs again,
+// the grant is abandoned so that it can be passed on to the next waiter.
+type Grant interface {
+	Abandon(t *Task)
+}
+
+// Task is one lightweight task. Create it with New or NewStep and hand it
+// to a scheduler; its exported methods are safe to call only from the
+// scheduler's goroutine.
+type Task struct {
+	next, prev *Task  // links in queue
+	queue      *Queue // the queue t is in, or nil
+	step       Step
+	sched      Scheduler
+	id         uint64
+	name       string
+	co         *coroutine // generator-style tasks only
+	grant      Grant      // handed over by the waker, not yet taken up
+	wakeErr    error      // why t was last woken
+	deadline   int64      // when a timed wait ends (scheduler's clock); 0 if none
+	timerIndex int32      // 1 + index in a Timers heap; 0 if in none
+	tableIndex int32      // 1 + index in a Table; 0 if in none
+	done       bool
+}
+
+// NewStep returns a task that runs step, a raw step function.
+func NewStep(name string, step Step) *Task {
+	return &Task{name: name, step: step}
+}
+
+// ID returns the number the scheduler gave t, or 0 before it is scheduled.
+func (t *Task) ID() uint64 { return t.id }
+
+// Name returns the name t was created with.
+func (t *Task) Name() string { return t.name }
+
+// String returns the name and ID, e.g. "Plato#1".
+func (t *Task) String() string { return t.name + "#" + strconv.FormatUint(t.id, 10) }
+
+// Scheduler returns the scheduler t belongs to, or nil.
+func (t *Task) Scheduler() Scheduler { return t.sched }
+
+// Queue returns the queue t is in (the ready list or a wait queue), or nil.
+func (t *Task) Queue() *Queue { return t.queue }
+
+// Done reports whether t has finished or been ended.
+func (t *Task) Done() bool { return t.done }
+
+// Bind attaches t to the scheduler s under the given ID. A scheduler calls it
+// once, when t is first scheduled; it panics if t belongs to another.
+func (t *Task) Bind(s Scheduler, id uint64) {
+	if t.sched != nil && t.sched != s {
+		panic("task: " + t.String() + " already belongs to another scheduler")
+	}
+	t.sched, t.id = s, id
+}
+
+// Resume runs t's step once. Whatever t was granted while blocked is now its
+// own. A panic in a generator-style task's body is re-raised here as a
+// *PanicError carrying the body's own stack.
+func (t *Task) Resume() Status {
+	t.grant = nil
+	return t.step(t)
+}
+
+// SetGrant records g as handed to the blocked task t (see Grant).
+func (t *Task) SetGrant(g Grant) { t.grant = g }
+
+// SetWakeErr records why t is being woken; the wait it is in returns err.
+func (t *Task) SetWakeErr(err error) { t.wakeErr = err }
+
+// TakeWakeErr returns and clears why t was last woken: nil for a normal
+// wake-up, or an error such as a timeout or a closed descriptor. Raw step
+// functions call it when they resume after blocking.
+func (t *Task) TakeWakeErr() error {
+	err := t.wakeErr
+	t.wakeErr = nil
+	return err
+}
+
+// End finishes t for good: it leaves whatever queue and timer heap it is in,
+// abandons any grant it had not taken up, and, for a generator-style task,
+// unwinds its body, running its deferred calls, and releases its coroutine.
+// A panic in those deferred calls is returned. When t is the running
+// generator-style task, End does not return: the body unwinds from the call.
+// Calling End again only unlinks t from queues its deferred calls joined.
+func (t *Task) End(timers *Timers) *PanicError {
+	if t.done {
+		t.leaveQueues(timers)
+		return nil
+	}
+	t.done = true
+	t.leaveQueues(timers)
+	if g := t.grant; g != nil {
+		t.grant = nil
+		g.Abandon(t)
+	}
+	var p *PanicError
+	if t.co != nil {
+		if t.sched != nil && t.sched.Current() == t {
+			panic(killed{})
+		}
+		p = t.co.stop(t)
+	}
+	// Deferred calls may have blocked t again: it is done, so undo that.
+	t.leaveQueues(timers)
+	return p
+}
+
+func (t *Task) leaveQueues(timers *Timers) {
+	if t.queue != nil {
+		t.queue.Remove(t)
+	}
+	if timers != nil {
+		timers.Remove(t)
+	}
+}
+
+// State is where a task is in its life.
+type State uint8
+
+const (
+	Idle    State = iota // not in the ready list and waiting for nothing: new, or unscheduled
+	Ready                // in the ready list
+	Running              // its step is running
+	Blocked              // in a wait queue, or sleeping until a deadline
+	Done                 // finished or ended
+)
+
+var stateNames = [...]string{"idle", "ready", "running", "blocked", "done"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// State returns t's state, derived from where it is linked.
+func (t *Task) State() State {
+	switch {
+	case t.done:
+		return Done
+	case t.sched != nil && t.sched.Current() == t:
+		return Running
+	case t.queue != nil && t.queue.runnable:
+		return Ready
+	case t.queue != nil || t.timerIndex != 0:
+		return Blocked
+	}
+	return Idle
+}
+
+// WaitingFor describes what a blocked task waits for: its queue's label,
+// "sleep" for a bare timer, with " (with deadline)" when a timer also runs.
+func (t *Task) WaitingFor() string {
+	if t.State() != Blocked {
+		return ""
+	}
+	switch {
+	case t.queue == nil:
+		return "sleep"
+	case t.timerIndex != 0:
+		return t.queue.Label + " (with deadline)"
+	}
+	return t.queue.Label
+}
+
+// Info is a snapshot of a task, for task tables and error reports.
+type Info struct {
+	ID         uint64
+	Name       string
+	State      State
+	WaitingFor string // set when State is Blocked
+}
+
+// Info returns a snapshot of t.
+func (t *Task) Info() Info {
+	return Info{ID: t.id, Name: t.name, State: t.State(), WaitingFor: t.WaitingFor()}
+}
+
+func (i Info) String() string {
+	s := fmt.Sprintf("%s#%d %s", i.Name, i.ID, i.State)
+	if i.WaitingFor != "" {
+		s += " on " + i.WaitingFor
+	}
+	return s
+}
