@@ -26,6 +26,9 @@
 package lwtask
 
 import (
+	"errors"
+
+	"github.com/lwtask/lwtask/fdqueue"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 )
@@ -51,21 +54,62 @@ const (
 	Finish = task.Finish
 )
 
-// ErrTimeout is returned by a wait whose deadline passed.
-var ErrTimeout = task.ErrTimeout
+// Errors that callers test for with errors.Is.
+var (
+	// ErrTimeout: a wait's deadline passed.
+	ErrTimeout = task.ErrTimeout
+	// ErrClosed: the descriptor was closed, before or during the call.
+	ErrClosed = fdqueue.ErrClosed
+	// ErrFdTooLarge: the select backend cannot wait on a descriptor at or
+	// above FD_SETSIZE (1024).
+	ErrFdTooLarge = fdqueue.ErrFdTooLarge
+	// ErrLineTooLong: a line exceeded the reader's maximum length.
+	ErrLineTooLong = errors.New("lwtask: line too long")
+)
 
-// Runtime is a scheduler together with its event source. Its methods, those
-// of the embedded *scheduler.Scheduler, belong to the goroutine that calls
-// Run, except Post and Stop.
+// Runtime is a scheduler together with its event source, the descriptor
+// queues. Its methods, and those of the embedded *scheduler.Scheduler,
+// belong to the goroutine that calls Run, except Post and Stop.
 type Runtime struct {
 	*scheduler.Scheduler
+	fds     *fdqueue.FdQueues
+	buffers [][]byte // free read buffers, lent to connections while they read
 }
+
+// An Option configures a Runtime.
+type Option func(*config)
+
+type config struct {
+	poller string
+}
+
+// WithPoller chooses the poller backend by name: "epoll" (Linux), "kqueue"
+// (macOS and the BSDs), "poll" or "select". The default is the best the
+// system has.
+func WithPoller(name string) Option { return func(c *config) { c.poller = name } }
 
 // New returns a Runtime with no tasks.
-func New() (*Runtime, error) {
-	return &Runtime{Scheduler: scheduler.New()}, nil
+func New(opts ...Option) (*Runtime, error) {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	s := scheduler.New()
+	fds, err := fdqueue.New(s, c.poller)
+	if err != nil {
+		return nil, err
+	}
+	s.SetEventSource(fds)
+	return &Runtime{Scheduler: s, fds: fds}, nil
 }
 
-// Close releases what the runtime holds outside the Go heap. Call it once
-// Run has returned.
-func (r *Runtime) Close() error { return nil }
+// Poller returns the name of the poller backend in use.
+func (r *Runtime) Poller() string { return r.fds.Backend() }
+
+// FdQueues returns the runtime's descriptor queues, for tasks that wait on
+// descriptors they manage themselves.
+func (r *Runtime) FdQueues() *fdqueue.FdQueues { return r.fds }
+
+// Close releases the poller. Call it once Run has returned; descriptors
+// opened through the runtime are closed by their own Close.
+func (r *Runtime) Close() error { return r.fds.Close() }

@@ -62,6 +62,9 @@ func (s *Scheduler) Run() (err error) {
 
 // RunContext is Run, stopped when ctx is done.
 func (s *Scheduler) RunContext(ctx context.Context) error {
+	if ctx.Err() != nil {
+		s.Stop() // now, not from AfterFunc's goroutine, which may be late
+	}
 	stop := context.AfterFunc(ctx, s.Stop)
 	defer stop()
 	return s.Run()
@@ -128,7 +131,10 @@ func (s *Scheduler) runGuarded() {
 // lets timers, posted work and descriptor events make more tasks ready. The
 // order among ready tasks is exactly the essay's.
 func (s *Scheduler) runRound() {
-	for n := s.ready.Len(); n > 0 && !s.halt; n-- {
+	// Stop is checked at every step, not once a round, so that no task runs
+	// after it: not the rest of a long round, nor any under a stopped
+	// scheduler's next Run.
+	for n := s.ready.Len(); n > 0 && !s.halt && !s.stopping.Load(); n-- {
 		t := s.ready.Front()
 		if t == nil {
 			break

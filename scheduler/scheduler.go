@@ -83,6 +83,10 @@ func (s *Scheduler) Schedule(t *task.Task) {
 		panic("scheduler: Schedule of finished task " + t.String())
 	case t.Queue() == &s.ready:
 		return
+	case t.State() == task.Blocked:
+		// A sleeper is in no queue, so PushBack would not catch it, and
+		// its timer would later push it onto the ready list a second time.
+		panic("scheduler: Schedule of blocked task " + t.String() + ", waiting for " + t.WaitingFor())
 	}
 	if t.ID() == 0 {
 		s.lastID++

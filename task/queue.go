@@ -23,7 +23,16 @@ type Queue struct {
 	// runnable marks the scheduler's ready list: a task in it is ready,
 	// in any other queue it is blocked.
 	runnable bool
+
+	// tally, if set, counts the tasks of a group of queues (see Tally).
+	tally *int
 }
+
+// Tally makes q keep *n up to date with its length changes, so that the
+// owner of many queues (one per descriptor, say) knows at once how many
+// tasks wait in all of them, however the tasks leave: unblocked, timed out
+// or killed. Call it while q is empty.
+func (q *Queue) Tally(n *int) { q.tally = n }
 
 // ReadyList returns an empty queue marked as a scheduler's ready list:
 // tasks in it are ready, tasks in any other queue are blocked.
@@ -52,6 +61,9 @@ func (q *Queue) PushBack(t *Task) {
 	}
 	t.queue = q
 	q.n++
+	if q.tally != nil {
+		*q.tally++
+	}
 }
 
 // PopFront removes and returns the task at the head of q, or nil.
@@ -79,6 +91,9 @@ func (q *Queue) Remove(t *Task) {
 	}
 	t.next, t.prev, t.queue = nil, nil, nil
 	q.n--
+	if q.tally != nil {
+		*q.tally--
+	}
 }
 
 // Rotate moves the head of q to its tail.

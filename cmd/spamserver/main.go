@@ -1,0 +1,143 @@
+// Command spamserver is the essay's spam server on lwtask: one task
+// listens, and one task per connection reads requests and serves spam.
+//
+//	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-quiet]
+//
+// Try it with telnet localhost 4200 and type SPAM 3. SIGINT or SIGTERM
+// stops it with exit status 0; bad flags exit with status 2.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lwtask/lwtask"
+	"github.com/lwtask/lwtask/fdqueue/poller"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("spamserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", ":4200", "address to listen on, HOST:PORT")
+	backend := fs.String("poller", "", "poller backend: "+strings.Join(poller.Names(), ", ")+" (default: the first)")
+	quiet := fs.Bool("quiet", false, "do not log accepted connections")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	logger := log.New(stderr, "", 0)
+	if fs.NArg() > 0 {
+		logger.Printf("spamserver: unexpected argument %q", fs.Arg(0))
+		return 2
+	}
+	rt, err := lwtask.New(lwtask.WithPoller(*backend))
+	if err != nil {
+		logger.Print("spamserver: ", err)
+		return 2
+	}
+	defer rt.Close()
+	l, err := rt.Listen("tcp", *addr)
+	if err != nil {
+		logger.Print("spamserver: ", err)
+		return 1
+	}
+	defer l.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := &server{rt: rt, log: logger, quiet: *quiet}
+	rt.SetPanicHandler(func(p *lwtask.PanicError) { logger.Print("spamserver: ", p) })
+	rt.Go("listener", func(t *lwtask.Task) { s.listen(t, l) })
+	if err := rt.RunContext(ctx); err != nil {
+		logger.Print("spamserver: ", err)
+		return 1
+	}
+	return 0
+}
+
+type server struct {
+	rt    *lwtask.Runtime
+	log   *log.Logger
+	quiet bool
+}
+
+// listen is the essay's listener: accept connections and spawn a handler
+// task for each.
+func (s *server) listen(t *lwtask.Task, l *lwtask.Listener) {
+	l.OnTemporaryError = func(err error, retryIn time.Duration) {
+		s.log.Printf("Listener: %v; retrying in %v", err, retryIn)
+	}
+	for {
+		c, err := l.Accept(t)
+		if err != nil {
+			s.log.Print("Listener: ", err)
+			return
+		}
+		if !s.quiet {
+			s.log.Print("Listener: Accepted connection from ", c.RemoteAddr())
+		}
+		s.rt.Go(fmt.Sprint("handler ", c.RemoteAddr()), func(t *lwtask.Task) { s.handle(t, c) })
+	}
+}
+
+// handle is the essay's handler: serve one client's requests until it goes
+// away. Replies are gathered in the connection's buffer, which goes out
+// before the handler waits for the next request, so pipelined requests are
+// answered in one write and a reply never waits for a delayed ACK.
+func (s *server) handle(t *lwtask.Task, c *lwtask.Conn) {
+	defer c.Close()
+	for {
+		line, err := c.ReadLine(t)
+		if errors.Is(err, lwtask.ErrLineTooLong) {
+			c.WriteString(t, badRequest)
+		}
+		if err == nil {
+			err = serve(t, c, line)
+		}
+		if err != nil {
+			c.Flush(t) // the replies to requests before the end
+			s.logError(err)
+			return
+		}
+	}
+}
+
+// serve answers one request.
+func serve(t *lwtask.Task, c *lwtask.Conn, line []byte) error {
+	n, ok := parseRequest(line)
+	if !ok {
+		_, err := c.WriteString(t, badRequest)
+		return err
+	}
+	if _, err := c.WriteString(t, spamFollows); err != nil {
+		return err
+	}
+	for range n {
+		if _, err := c.WriteString(t, spamLine); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logError logs why a connection ended, unless the client just left.
+func (s *server) logError(err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return
+	}
+	s.log.Print("Handler: ", err)
+}

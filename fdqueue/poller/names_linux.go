@@ -1,0 +1,7 @@
+package poller
+
+var backends = []backend{
+	{"epoll", openEpoll},
+	{"poll", openPoll},
+	{"select", openSelect},
+}

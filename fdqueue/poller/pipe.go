@@ -1,0 +1,19 @@
+//go:build linux || dragonfly || freebsd || netbsd || openbsd || solaris
+
+package poller
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// newPipe makes a non-blocking, close-on-exec pipe in one step, so that a
+// concurrent fork cannot inherit it.
+func newPipe() (r, w int, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		return -1, -1, fmt.Errorf("poller: pipe2: %w", err)
+	}
+	return p[0], p[1], nil
+}

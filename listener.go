@@ -1,0 +1,241 @@
+package lwtask
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Back-off after accept fails for lack of descriptors or memory: the
+// listener stays readable, so retrying at once would spin the CPU.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// Listener accepts connections for tasks: the essay's sock_accept, made
+// robust.
+type Listener struct {
+	f       *File
+	addr    net.Addr
+	unlink  string // a Unix socket's path, removed by Close
+	backoff time.Duration
+
+	// OnTemporaryError, if set, is called when accept fails for want of
+	// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), with how
+	// long Accept waits before it tries again. Accept never returns such
+	// errors: the listener goes on serving once resources come back.
+	OnTemporaryError func(err error, retryIn time.Duration)
+}
+
+// Listen listens on a TCP ("tcp", "tcp4", "tcp6") or Unix ("unix") address,
+// as net.Listen does. The address is resolved with the standard library,
+// before any task runs.
+func (r *Runtime) Listen(network, address string) (*Listener, error) {
+	nl, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return r.adoptListener(nl, true)
+}
+
+// AdoptListener makes a Listener from a copy of l's descriptor; l stays
+// open and must be closed separately.
+func (r *Runtime) AdoptListener(l net.Listener) (*Listener, error) {
+	return r.adoptListener(l, false)
+}
+
+func (r *Runtime) adoptListener(nl net.Listener, own bool) (*Listener, error) {
+	sc, ok := nl.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("lwtask: listener %T has no descriptor", nl)
+	}
+	l := &Listener{addr: nl.Addr()}
+	if ul, ok := nl.(*net.UnixListener); ok && own {
+		// The socket file must outlive Go's listener, closed just below.
+		ul.SetUnlinkOnClose(false)
+		l.unlink = l.addr.String()
+	}
+	f, err := r.Adopt(sc, "listener "+l.addr.String())
+	if own {
+		nl.Close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.f = f
+	return l, nil
+}
+
+// Addr returns the address the listener is bound to.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// Fd returns the listening descriptor.
+func (l *Listener) Fd() int { return l.f.fd }
+
+// Close stops listening. Tasks parked in Accept wake with ErrClosed.
+func (l *Listener) Close() error {
+	err := l.f.Close()
+	if l.unlink != "" {
+		os.Remove(l.unlink)
+		l.unlink = ""
+	}
+	return err
+}
+
+// Accept waits for a connection and returns it, non-blocking and
+// close-on-exec, with the peer's address.
+func (l *Listener) Accept(t *Task) (*Conn, error) {
+	for {
+		if l.f.closed {
+			return nil, l.f.wrap("accept", ErrClosed)
+		}
+		fd, sa, err := accept(l.f.fd)
+		switch {
+		case err == nil:
+			l.backoff = 0
+			return l.newConn(fd, sa), nil
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+			continue
+		case err == unix.EAGAIN:
+			if err := l.f.waitReadable(t); err != nil {
+				return nil, wrapAccept(err)
+			}
+		case isResourceShortage(err):
+			l.waitForResources(t, err)
+		default:
+			return nil, l.f.wrap("accept", err)
+		}
+	}
+}
+
+func wrapAccept(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		pe.Op = "accept"
+	}
+	return err
+}
+
+func isResourceShortage(err error) bool {
+	return err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM
+}
+
+// waitForResources sleeps, not watching the listener, 5 ms doubling to a
+// second, as net/http does.
+func (l *Listener) waitForResources(t *Task, err error) {
+	l.backoff = min(max(2*l.backoff, minAcceptBackoff), maxAcceptBackoff)
+	if l.OnTemporaryError != nil {
+		l.OnTemporaryError(l.f.wrap("accept", err), l.backoff)
+	}
+	t.Sleep(l.backoff)
+}
+
+func (l *Listener) newConn(fd int, sa unix.Sockaddr) *Conn {
+	f := &File{rt: l.f.rt, fd: fd, socket: true}
+	peer := sockaddrToAddr(sa)
+	if _, ok := sa.(*unix.SockaddrUnix); ok || peer == nil {
+		f.name = "connection on " + l.addr.String()
+	} else {
+		f.name = "connection from " + peer.String()
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	return &Conn{File: f, peer: peer}
+}
+
+func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+	case *unix.SockaddrInet6:
+		addr := &net.TCPAddr{IP: append(net.IP(nil), a.Addr[:]...), Port: a.Port}
+		if a.ZoneId != 0 {
+			if ifi, err := net.InterfaceByIndex(int(a.ZoneId)); err == nil {
+				addr.Zone = ifi.Name
+			}
+		}
+		return addr
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: a.Name, Net: "unix"}
+	}
+	return nil
+}
+
+// Dial connects to a TCP or Unix address, parking t while the connection is
+// being made. Host names are resolved with the standard library, which may
+// block the scheduler: dial addresses where that matters.
+func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
+	sa, domain, err := resolve(network, address)
+	if err != nil {
+		return nil, err
+	}
+	fd, err := socket(domain)
+	if err != nil {
+		return nil, fmt.Errorf("lwtask: dial %s: %w", address, err)
+	}
+	f := &File{rt: r, fd: fd, name: "connection to " + address, socket: true}
+	if err := f.connect(t, sa); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if domain != unix.AF_UNIX {
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	return &Conn{File: f, peer: sockaddrToAddr(sa)}, nil
+}
+
+func resolve(network, address string) (unix.Sockaddr, int, error) {
+	switch network {
+	case "unix":
+		return &unix.SockaddrUnix{Name: address}, unix.AF_UNIX, nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, 0, fmt.Errorf("lwtask: dial: unsupported network %q", network)
+	}
+	ta, err := net.ResolveTCPAddr(network, address)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil && network != "tcp6" {
+		sa := &unix.SockaddrInet4{Port: ta.Port}
+		copy(sa.Addr[:], ip4)
+		return sa, unix.AF_INET, nil
+	}
+	if ta.IP == nil { // ":port" means this host, as with net.Dial
+		return &unix.SockaddrInet4{Port: ta.Port, Addr: [4]byte{127, 0, 0, 1}}, unix.AF_INET, nil
+	}
+	sa := &unix.SockaddrInet6{Port: ta.Port}
+	copy(sa.Addr[:], ta.IP.To16())
+	return sa, unix.AF_INET6, nil
+}
+
+// connect starts a non-blocking connect and parks t until it completes.
+func (f *File) connect(t *Task, sa unix.Sockaddr) error {
+	err := unix.Connect(f.fd, sa)
+	for err == unix.EINTR {
+		err = unix.Connect(f.fd, sa)
+	}
+	switch err {
+	case nil, unix.EISCONN:
+		return nil
+	case unix.EINPROGRESS, unix.EALREADY:
+	default:
+		return f.wrap("connect", err)
+	}
+	if err := f.rt.fds.WaitWritable(t, f.fd, f.writeDeadline); err != nil {
+		return f.wrap("connect", err)
+	}
+	soErr, err := unix.GetsockoptInt(f.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soErr != 0 {
+		err = unix.Errno(soErr)
+	}
+	if err != nil {
+		return f.wrap("connect", err)
+	}
+	return nil
+}
