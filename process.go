@@ -49,13 +49,14 @@ func firstErr(errs ...error) error {
 // Process is a subprocess whose standard input and output are pipes that
 // tasks write and read.
 type Process struct {
-	Cmd    *exec.Cmd
-	Stdin  *Conn // the child's standard input: write to it, then Close it
-	Stdout *Conn // the child's standard output
-	rt     *Runtime
-	exited task.Queue
-	done   bool
-	err    error
+	Cmd     *exec.Cmd
+	Stdin   *Conn // the child's standard input: write to it, then Close it
+	Stdout  *Conn // the child's standard output
+	rt      *Runtime
+	exited  task.Queue
+	reaping bool // a goroutine waits for the exit
+	done    bool
+	err     error
 }
 
 // StartCommand starts cmd with pipes for its standard input and output
@@ -116,8 +117,9 @@ func (p *Process) Wait(t *Task) error {
 	if p.done {
 		return p.err
 	}
-	if p.exited.Len() == 0 {
-		go p.reap()
+	if !p.reaping {
+		p.reaping = true
+		go p.reap(p.rt.Hold())
 	}
 	if err := t.Wait(&p.exited); err != nil {
 		return err
@@ -125,9 +127,13 @@ func (p *Process) Wait(t *Task) error {
 	return p.err
 }
 
-func (p *Process) reap() {
+// reap waits for the exit on its own goroutine, since there is no
+// descriptor to watch for it everywhere, and posts the result back. The
+// hold keeps Run waiting for that post instead of reporting a deadlock.
+func (p *Process) reap(release func()) {
 	err := p.Cmd.Wait()
 	p.rt.Post(func() {
+		release()
 		p.done, p.err = true, err
 		for p.exited.Len() > 0 {
 			p.rt.Unblock(&p.exited)

@@ -95,6 +95,22 @@ func (s *Scheduler) Post(f func()) error {
 	return nil
 }
 
+// Hold tells Run that work from outside is on its way, such as a goroutine
+// that will Post when a child process exits: until the returned release
+// is called, Run waits for it rather than reporting a deadlock or returning.
+// Call Hold and release on the scheduler's goroutine (release typically in
+// the posted function); calling release more than once has no effect.
+func (s *Scheduler) Hold() (release func()) {
+	s.holds++
+	released := false
+	return func() {
+		if !released {
+			released = true
+			s.holds--
+		}
+	}
+}
+
 // runReady runs the ready list until it is empty, in rounds. It returns what
 // ends Run: a panic under the default policy, or the event source's error.
 func (s *Scheduler) runReady() error {
@@ -197,7 +213,7 @@ func (s *Scheduler) fail(p *task.PanicError) {
 // ready, it waits for the event source, the earliest timer or posted work,
 // and reports false when none of them can ever make a task ready.
 func (s *Scheduler) waitForEvent() (more bool, err error) {
-	if s.events.Parked() == 0 && s.timers.Len() == 0 && !s.hasPosts.Load() {
+	if s.events.Parked() == 0 && s.timers.Len() == 0 && s.holds == 0 && !s.hasPosts.Load() {
 		return false, s.deadlock()
 	}
 	timeout := time.Duration(-1)

@@ -47,6 +47,7 @@ type Scheduler struct {
 	failure  *task.PanicError // the panic that ends Run under the default policy
 	eventErr error            // the event source's failure, which ends Run
 	running  bool
+	holds    int // outstanding Holds: work promised from outside
 
 	// Shared with other goroutines.
 	mu       sync.Mutex
