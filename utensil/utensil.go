@@ -45,11 +45,20 @@ func (u *Utensil) Waiting() int { return u.queue.Len() }
 
 // Acquire makes the generator-style task t the holder of u, waiting in
 // line, and yielding, while another task holds it: the essay's
-// "yield from fork.acquire()".
+// "yield from fork.acquire()". If t is woken by the scheduler's Wake
+// instead, as a cancellation would, it does not hold u and Acquire returns
+// an error wrapping the wake-up's error (ErrNotHeld if that was nil).
 func (u *Utensil) Acquire(t *task.Task) error {
 	granted, err := u.Request(t)
 	if err == nil && !granted {
-		t.Yield() // resumed by Release, already the holder
+		t.Yield() // resumed by Release, already the holder...
+		if werr := t.TakeWakeErr(); u.owner != t {
+			// ...or by Wake, which took t out of the line without u.
+			if werr == nil {
+				werr = ErrNotHeld
+			}
+			return fmt.Errorf("utensil: %s stopped waiting for %s: %w", t, u.Name(), werr)
+		}
 	}
 	return err
 }

@@ -1,0 +1,428 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/lwtask/lwtask/scheduler"
+	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/utensil"
+)
+
+// TestTimersWakeInDeadlineOrder puts raw step tasks to sleep until fixed
+// deadlines, scheduled in another order, and a generator that sleeps: they
+// wake earliest first, and the others run meanwhile.
+func TestTimersWakeInDeadlineOrder(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	base := time.Now()
+	for _, sl := range []struct {
+		name string
+		d    time.Duration
+	}{{"30ms", 30 * time.Millisecond}, {"10ms", 10 * time.Millisecond}, {"20ms", 20 * time.Millisecond}, {"past", -time.Millisecond}} {
+		name, d := sl.name, sl.d
+		slept := false
+		s.GoStep(name, func(t *task.Task) task.Status {
+			if slept {
+				tr.printf("%s woke, error %v", name, t.TakeWakeErr())
+				return task.Finish
+			}
+			slept = true
+			s.BlockUntil(nil, base.Add(d))
+			return task.Yield
+		})
+	}
+	s.Go("sleeper", func(t *task.Task) {
+		t.Sleep(time.Until(base.Add(40 * time.Millisecond)))
+		tr.printf("sleeper woke")
+	})
+	run(t, s)
+	tr.check(t, "past woke, error <nil>", "10ms woke, error <nil>", "20ms woke, error <nil>",
+		"30ms woke, error <nil>", "sleeper woke")
+}
+
+func TestSleepLetsOthersRun(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	s.Go("sleeper", func(t *task.Task) {
+		t.Sleep(time.Millisecond)
+		tr.printf("sleeper woke")
+	})
+	s.Go("worker", func(t *task.Task) {
+		t.Yield()
+		tr.printf("worker ran while the sleeper slept")
+	})
+	run(t, s)
+	tr.check(t, "worker ran while the sleeper slept", "sleeper woke")
+}
+
+func TestWaitUntilTimeout(t *testing.T) {
+	s := scheduler.New()
+	q := task.Queue{Label: "reply"}
+	var genErr, stepErr error
+	s.Go("gen", func(t *task.Task) {
+		genErr = t.WaitUntil(&q, time.Now().Add(time.Millisecond))
+	})
+	waited := false
+	s.GoStep("step", func(t *task.Task) task.Status {
+		if waited {
+			stepErr = t.TakeWakeErr()
+			return task.Finish
+		}
+		waited = true
+		s.BlockUntil(&q, time.Now().Add(time.Millisecond))
+		return task.Yield
+	})
+	run(t, s)
+	for _, err := range []error{genErr, stepErr} {
+		if !errors.Is(err, task.ErrTimeout) {
+			t.Fatalf("timed wait returned %v, want ErrTimeout", err)
+		}
+	}
+	if q.Len() != 0 {
+		t.Fatalf("%d timed-out tasks still queued", q.Len())
+	}
+}
+
+// TestWaitUntilUnblocked unblocks a timed waiter before its deadline: the
+// wait succeeds and its timer goes, or Run would wait out the hour.
+func TestWaitUntilUnblocked(t *testing.T) {
+	s := scheduler.New()
+	var q task.Queue
+	var err error = errBoom
+	s.Go("waiter", func(t *task.Task) { err = t.WaitUntil(&q, time.Now().Add(time.Hour)) })
+	s.Go("waker", func(t *task.Task) { s.Unblock(&q) })
+	run(t, s)
+	if err != nil {
+		t.Fatalf("WaitUntil: %v", err)
+	}
+}
+
+func TestWake(t *testing.T) {
+	s := scheduler.New()
+	var q task.Queue
+	var errs []error
+	var waiter, sleeper *task.Task
+	waiter = s.Go("waiter", func(t *task.Task) { errs = append(errs, t.Wait(&q)) })
+	sleeper = s.Go("sleeper", func(t *task.Task) { t.Sleep(time.Hour) })
+	s.Go("waker", func(t *task.Task) {
+		s.Wake(t, errBoom) // not blocked: nothing happens
+		s.Wake(waiter, errBoom)
+		s.Wake(sleeper, nil)
+		s.Wake(waiter, errBoom) // ready now: nothing happens
+	})
+	run(t, s)
+	if len(errs) != 1 || errs[0] != errBoom || q.Len() != 0 {
+		t.Fatalf("Wait returned %v; %d still queued", errs, q.Len())
+	}
+}
+
+// TestPostFromGoroutine hands work to a running scheduler from outside: the
+// posted functions run in order on the scheduler's goroutine and wake a task
+// waiting with a far deadline.
+func TestPostFromGoroutine(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	var q task.Queue
+	waiting := make(chan struct{})
+	s.Go("waiter", func(t *task.Task) {
+		close(waiting)
+		err := t.WaitUntil(&q, time.Now().Add(time.Hour))
+		tr.printf("waiter woken, error %v", err)
+	})
+	done := make(chan error, 1)
+	go func() {
+		<-waiting
+		for _, f := range []func(){
+			func() { tr.printf("first post") },
+			func() {
+				tr.printf("second post")
+				s.Go("posted", func(*task.Task) { tr.printf("posted task runs") })
+			},
+			func() { s.Unblock(&q) },
+		} {
+			if err := s.Post(f); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	run(t, s)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Whether the posts arrived together or one at a time, the order holds.
+	tr.check(t, "first post", "second post", "posted task runs", "waiter woken, error <nil>")
+}
+
+func TestPostBeforeRun(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	for _, msg := range []string{"one", "two"} {
+		if err := s.Post(func() { tr.printf("%s", msg) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, s) // posted work counts as something that can make tasks ready
+	tr.check(t, "one", "two")
+}
+
+func TestPostPanics(t *testing.T) {
+	s := scheduler.New()
+	s.Post(func() { panic("posted") })
+	var p *task.PanicError
+	if err := s.Run(); !errors.As(err, &p) || p.Value != "posted" || p.Name != "(scheduler)" {
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// spinner is a task that yields forever, reporting its first step on
+// started; it ends only when killed.
+func spinner(s *scheduler.Scheduler, started chan<- struct{}) (*task.Task, *bool) {
+	unwound := new(bool)
+	x := s.Go("spinner", func(t *task.Task) {
+		defer func() { *unwound = true }()
+		close(started)
+		for {
+			t.Yield()
+		}
+	})
+	return x, unwound
+}
+
+func TestStopFromGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := scheduler.New()
+	started := make(chan struct{})
+	x, unwound := spinner(s, started)
+	go func() {
+		<-started
+		s.Stop()
+	}()
+	run(t, s)
+	if !x.Done() || !*unwound {
+		t.Fatalf("spinner done %v, unwound %v", x.Done(), *unwound)
+	}
+	if err := s.Post(func() {}); !errors.Is(err, scheduler.ErrStopped) {
+		t.Fatalf("Post after Stop: %v", err)
+	}
+	// Stopped for good: Run ends new tasks without running them.
+	y := s.GoStep("late", func(*task.Task) task.Status { panic("ran after Stop") })
+	run(t, s)
+	if !y.Done() {
+		t.Fatal("task scheduled after Stop survived Run")
+	}
+}
+
+// TestStopFromTask stops the scheduler from a task: no further step runs.
+func TestStopFromTask(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	s.Go("A", func(t *task.Task) {
+		tr.printf("A")
+		t.Yield()
+		s.Stop()
+		tr.printf("A stops")
+		t.Yield()
+		tr.printf("A after Stop")
+	})
+	s.Go("B", person(&tr, "B", 3))
+	run(t, s)
+	tr.check(t, "A", "B running", "A stops")
+}
+
+// TestStopWhileWaiting stops a scheduler that is waiting for a timer.
+func TestStopWhileWaiting(t *testing.T) {
+	s := scheduler.New()
+	sleeping := make(chan struct{})
+	x := s.Go("sleeper", func(t *task.Task) {
+		close(sleeping)
+		t.Sleep(time.Hour)
+	})
+	go func() {
+		<-sleeping
+		s.Stop()
+	}()
+	run(t, s)
+	if !x.Done() {
+		t.Fatal("sleeper survived Stop")
+	}
+}
+
+func TestRunContextCancelled(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := scheduler.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	x := s.GoStep("never", func(*task.Task) task.Status { panic("ran under a cancelled context") })
+	if err := s.RunContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !x.Done() || s.Len() != 0 {
+		t.Fatalf("task done %v; %d left", x.Done(), s.Len())
+	}
+}
+
+func TestRunContextCancelledWhileRunning(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	s := scheduler.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	x, unwound := spinner(s, started)
+	go func() {
+		<-started
+		cancel()
+	}()
+	if err := s.RunContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !x.Done() || !*unwound {
+		t.Fatalf("spinner done %v, unwound %v", x.Done(), *unwound)
+	}
+}
+
+// deadlocked seats three philosophers who each take their left fork and
+// wait for their right.
+func deadlocked(s *scheduler.Scheduler) {
+	forks := []*utensil.Utensil{utensil.New("fork 0"), utensil.New("fork 1"), utensil.New("fork 2")}
+	for i, name := range []string{"Plato", "Socrates", "Euclid"} {
+		left, right := forks[i], forks[(i+1)%3]
+		s.Go(name, func(t *task.Task) {
+			left.Acquire(t)
+			t.Yield()
+			right.Acquire(t)
+		})
+	}
+}
+
+func TestDeadlockError(t *testing.T) {
+	s := scheduler.New()
+	deadlocked(s)
+	var q task.Queue // a sleeper delays the verdict but does not prevent it
+	s.Go("napper", func(t *task.Task) { t.WaitUntil(&q, time.Now().Add(time.Millisecond)) })
+	err := s.Run()
+	var dl *scheduler.DeadlockError
+	if !errors.As(err, &dl) {
+		t.Fatalf("Run: %v, want a *DeadlockError", err)
+	}
+	want := "deadlock: 3 task(s) blocked forever:" +
+		"\n\tPlato#1 waiting for fork 1" +
+		"\n\tSocrates#2 waiting for fork 2" +
+		"\n\tEuclid#3 waiting for fork 0"
+	if err.Error() != want {
+		t.Fatalf("error:\n%s\nwant:\n%s", err, want)
+	}
+	for _, info := range dl.Blocked {
+		if info.State != task.Blocked {
+			t.Fatalf("%v reported as %v", info, info.State)
+		}
+	}
+	if s.Len() != 0 {
+		t.Fatalf("%d tasks left after the deadlock", s.Len())
+	}
+}
+
+func TestDumpTasks(t *testing.T) {
+	s := scheduler.New()
+	fork := utensil.New("fork 0")
+	q := task.Queue{Label: "inbox"}
+	var dump strings.Builder
+	s.Go("holder", func(t *task.Task) {
+		fork.Acquire(t)
+		t.Yield()
+		if err := s.DumpTasks(&dump); err != nil {
+			panic(err)
+		}
+		s.Stop()
+	})
+	s.Go("hungry", func(t *task.Task) { fork.Acquire(t) })
+	s.Go("mail", func(t *task.Task) { t.WaitUntil(&q, time.Now().Add(time.Hour)) })
+	s.Go("napper", func(t *task.Task) { t.Sleep(time.Hour) })
+	s.Go("idler", func(t *task.Task) {
+		s.Unschedule(t)
+		t.Yield()
+	})
+	s.Go("spinner", func(t *task.Task) {
+		for {
+			t.Yield()
+		}
+	})
+	run(t, s)
+	want := [][]string{
+		{"ID", "NAME", "STATE", "WAITING", "FOR"},
+		{"1", "holder", "running"},
+		{"2", "hungry", "blocked", "fork", "0"},
+		{"3", "mail", "blocked", "inbox", "(with", "deadline)"},
+		{"4", "napper", "blocked", "sleep"},
+		{"5", "idler", "idle"},
+		{"6", "spinner", "ready"},
+	}
+	lines := strings.Split(strings.TrimSuffix(dump.String(), "\n"), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("dump:\n%s", dump.String())
+	}
+	for i, line := range lines {
+		if got := strings.Fields(line); strings.Join(got, " ") != strings.Join(want[i], " ") {
+			t.Fatalf("dump line %d: %q, want fields %q\n%s", i, line, want[i], dump.String())
+		}
+	}
+	// The columns line up.
+	col := strings.Index(lines[0], "STATE")
+	for _, line := range lines[1:] {
+		if col >= len(line) || line[col-1] != ' ' || line[col] == ' ' {
+			t.Fatalf("misaligned dump:\n%s", dump.String())
+		}
+	}
+}
+
+func TestTasksSnapshot(t *testing.T) {
+	s := scheduler.New()
+	var infos []task.Info
+	s.Go("B", func(t *task.Task) {
+		infos = s.Tasks()
+	})
+	s.Go("A", func(t *task.Task) {})
+	run(t, s)
+	if len(infos) != 2 || infos[0].String() != "B#1 running" || infos[1].String() != "A#2 ready" {
+		t.Fatalf("Tasks() = %v", infos)
+	}
+}
+
+// TestHold promises work from outside: Run waits for it instead of
+// returning or reporting the blocked task as deadlocked.
+func TestHold(t *testing.T) {
+	s := scheduler.New()
+	var tr trace
+	q := task.Queue{Label: "child exit"}
+	blocked := make(chan struct{})
+	release := s.Hold()
+	s.Go("parent", func(t *task.Task) {
+		close(blocked)
+		tr.printf("parent woken, error %v", t.Wait(&q))
+	})
+	go func() {
+		<-blocked
+		s.Post(func() {
+			tr.printf("child exited")
+			s.Unblock(&q)
+			release()
+			release() // a second call changes nothing
+		})
+	}()
+	run(t, s)
+	tr.check(t, "child exited", "parent woken, error <nil>")
+
+	// With the hold released, a blocked task is a deadlock again.
+	s.Go("orphan", func(t *task.Task) { t.Wait(&q) })
+	var dl *scheduler.DeadlockError
+	if err := s.Run(); !errors.As(err, &dl) {
+		t.Fatalf("Run: %v, want a deadlock", err)
+	}
+}

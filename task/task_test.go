@@ -1,0 +1,207 @@
+package task_test
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lwtask/lwtask/scheduler"
+	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/utensil"
+)
+
+// mustPanic runs f and returns the message of the string it panics with.
+func mustPanic(t *testing.T, f func()) (msg string) {
+	t.Helper()
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("no panic")
+		}
+		msg = fmt.Sprint(r)
+	}()
+	f()
+	return ""
+}
+
+func TestNames(t *testing.T) {
+	x := task.NewStep("Plato", nil)
+	if x.Name() != "Plato" || x.ID() != 0 || x.String() != "Plato#0" || x.Scheduler() != nil {
+		t.Fatalf("fresh task: name %q id %d string %q", x.Name(), x.ID(), x)
+	}
+	s := scheduler.New()
+	s.Schedule(task.NewStep("first", nil))
+	s.Schedule(x)
+	if x.ID() != 2 || x.String() != "Plato#2" || x.Scheduler() != s {
+		t.Fatalf("scheduled task: id %d string %q", x.ID(), x)
+	}
+	if msg := mustPanic(t, func() { x.Bind(scheduler.New(), 7) }); !strings.Contains(msg, "another scheduler") {
+		t.Fatalf("Bind to a second scheduler: panic %q", msg)
+	}
+	s.Run()
+}
+
+// TestStates follows one task through every state, as an observer task
+// sees it between the subject's steps.
+func TestStates(t *testing.T) {
+	s := scheduler.New()
+	fork := utensil.New("fork 0")
+	mailbox := &task.Queue{Label: "mailbox"}
+	var seen []string
+	var releaseErr error
+	kant := task.New("Kant", func(t *task.Task) {
+		defer func() { releaseErr = fork.Release(t) }()
+		seen = append(seen, t.Info().String())
+		t.WaitUntil(mailbox, time.Now().Add(time.Hour))
+		t.Sleep(time.Hour)
+		fork.Acquire(t)
+		for {
+			t.Yield()
+		}
+	})
+	record := func() { seen = append(seen, kant.Info().String()) }
+	record()
+	s.Schedule(kant)
+	record()
+	s.Go("Hume", func(t *task.Task) {
+		fork.Acquire(t)
+		record()
+		s.Unblock(mailbox)
+		record()
+		t.Yield()
+		record()
+		s.Wake(kant, nil)
+		record()
+		t.Yield()
+		record()
+		fork.Release(t)
+		record()
+		s.Unschedule(kant)
+		record()
+		s.Schedule(kant)
+		record()
+		t.Yield()
+		s.Kill(kant)
+		record()
+	})
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"Kant#0 idle",
+		"Kant#1 ready",
+		"Kant#1 running",
+		"Kant#1 blocked on mailbox (with deadline)",
+		"Kant#1 ready",
+		"Kant#1 blocked on sleep",
+		"Kant#1 ready",
+		"Kant#1 blocked on fork 0",
+		"Kant#1 ready", // handed the fork
+		"Kant#1 idle",
+		"Kant#1 ready",
+		"Kant#1 done",
+	}
+	if !slices.Equal(seen, want) {
+		t.Fatalf("states:\n%s\nwant:\n%s", strings.Join(seen, "\n"), strings.Join(want, "\n"))
+	}
+	if releaseErr != nil || fork.Holder() != nil {
+		t.Fatalf("Kant's deferred release: %v; holder now %v", releaseErr, fork.Holder())
+	}
+}
+
+func TestStateString(t *testing.T) {
+	for s, want := range map[task.State]string{
+		task.Idle: "idle", task.Ready: "ready", task.Running: "running",
+		task.Blocked: "blocked", task.Done: "done", task.State(9): "State(9)",
+	} {
+		if s.String() != want {
+			t.Errorf("State %d: %q, want %q", s, s.String(), want)
+		}
+	}
+}
+
+func TestYieldOnRawStepPanics(t *testing.T) {
+	x := task.NewStep("raw", func(t *task.Task) task.Status { return task.Finish })
+	msg := mustPanic(t, x.Yield)
+	if !strings.Contains(msg, "Yield called on raw#0") || !strings.Contains(msg, "not a running generator-style task") {
+		t.Fatalf("panic %q", msg)
+	}
+
+	// The same from inside the scheduler, where it surfaces as a PanicError.
+	s := scheduler.New()
+	s.GoStep("raw", func(t *task.Task) task.Status {
+		t.Yield()
+		return task.Finish
+	})
+	var pe *task.PanicError
+	if err := s.Run(); !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "not a running generator-style task") {
+		t.Fatalf("Run returned %v", err)
+	}
+}
+
+func TestWaitOutsideTaskPanics(t *testing.T) {
+	s := scheduler.New()
+	var q task.Queue
+	x := s.Go("idle", func(t *task.Task) {})
+	for op, f := range map[string]func(){
+		"Wait":      func() { x.Wait(&q) },
+		"WaitUntil": func() { x.WaitUntil(&q, time.Now()) },
+		"Sleep":     func() { x.Sleep(0) },
+	} {
+		if msg := mustPanic(t, f); !strings.Contains(msg, op+" called on idle#1, which is not the running task") {
+			t.Errorf("%s: panic %q", op, msg)
+		}
+	}
+	s.Run()
+}
+
+// TestEndNeverStarted ends a generator-style task that never ran: it must
+// not start a coroutine just to unwind it.
+func TestEndNeverStarted(t *testing.T) {
+	ran := false
+	x := task.New("never", func(t *task.Task) { ran = true })
+	before := runtime.NumGoroutine()
+	if p := x.End(nil); p != nil {
+		t.Fatal(p)
+	}
+	if ran || !x.Done() || x.State() != task.Done {
+		t.Fatalf("ran %v, done %v, state %v", ran, x.Done(), x.State())
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after End, %d before", n, before)
+	}
+	if p := x.End(nil); p != nil { // again: nothing more to do
+		t.Fatal(p)
+	}
+}
+
+func TestPanicError(t *testing.T) {
+	inner := errors.New("fork broke")
+	p := &task.PanicError{ID: 3, Name: "Euclid", Value: inner, Stack: []byte("goroutine 7 [running]:")}
+	msg := p.Error()
+	for _, want := range []string{"Euclid#3", "fork broke", "goroutine 7"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Error() %q lacks %q", msg, want)
+		}
+	}
+	if !errors.Is(p, inner) {
+		t.Error("PanicError does not unwrap to the error it carries")
+	}
+	if (&task.PanicError{Value: "text"}).Unwrap() != nil {
+		t.Error("a non-error value unwrapped to an error")
+	}
+}
+
+func TestErrTimeout(t *testing.T) {
+	var te interface{ Timeout() bool }
+	if !errors.As(task.ErrTimeout, &te) || !te.Timeout() {
+		t.Fatal("ErrTimeout does not report Timeout() true")
+	}
+	if !strings.Contains(task.ErrTimeout.Error(), "timed out") {
+		t.Fatalf("ErrTimeout says %q", task.ErrTimeout)
+	}
+}
