@@ -66,11 +66,14 @@ func (timeoutError) Error() string { return "task: wait timed out" }
 // timeouts recognise it.
 func (timeoutError) Timeout() bool { return true }
 
-// A Grant is something handed to a blocked task as it is woken, which the
-// task takes possession of when it next runs: a utensil passed straight from
-// its releaser to its first waiter. If the task ends before it runs again,
-// the grant is abandoned so that it can be passed on to the next waiter.
-type Grant interface {
+// A Resource is something a task holds exclusively, such as a utensil. The
+// task keeps a list of what it holds (Acquired, Released), so that when it
+// ends, finished or killed, each resource it still holds is abandoned and
+// passes on to its next waiter: a task's end never stalls the others. That
+// includes a resource handed to a blocked task that was killed before it
+// ever ran again.
+type Resource interface {
+	// Abandon is called when t ends while holding the resource.
 	Abandon(t *Task)
 }
 
@@ -84,7 +87,6 @@ type Task struct {
 	step       Step                // stepCoroutine for generator-style tasks
 	yield      func(struct{}) bool // a started generator-style task's suspension
 	co         *coroutine          // generator-style tasks only
-	grant      Grant               // handed over by the waker, not yet taken up
 	queue      *Queue              // the queue t is in, or nil
 	sched      Scheduler
 	id         uint64
@@ -93,6 +95,7 @@ type Task struct {
 	deadline   int64 // when a timed wait ends (scheduler's clock); 0 if none
 	timerIndex int32 // 1 + index in a Timers heap; 0 if in none
 	tableIndex int32 // 1 + index in a Table; 0 if in none
+	held       []Resource
 	done       bool
 }
 
@@ -128,18 +131,35 @@ func (t *Task) Bind(s Scheduler, id uint64) {
 	t.sched, t.id = s, id
 }
 
-// Resume runs t's step once. Whatever t was granted while blocked is now its
-// own. A panic in a generator-style task's body is re-raised here as a
-// *PanicError carrying the body's own stack.
-func (t *Task) Resume() Status {
-	if t.grant != nil {
-		t.grant = nil // not written every step: a written line must go back to memory
+// Resume runs t's step once. A panic in a generator-style task's body is
+// re-raised here as a *PanicError carrying the body's own stack.
+func (t *Task) Resume() Status { return t.step(t) }
+
+// Acquired records that t now holds r, to be abandoned if t ends with it.
+func (t *Task) Acquired(r Resource) { t.held = append(t.held, r) }
+
+// Released records that t no longer holds r.
+func (t *Task) Released(r Resource) {
+	for i, h := range t.held {
+		if h == r {
+			last := len(t.held) - 1
+			t.held[i] = t.held[last]
+			t.held[last] = nil
+			t.held = t.held[:last]
+			return
+		}
 	}
-	return t.step(t)
 }
 
-// SetGrant records g as handed to the blocked task t (see Grant).
-func (t *Task) SetGrant(g Grant) { t.grant = g }
+// Holds reports whether t holds r.
+func (t *Task) Holds(r Resource) bool {
+	for _, h := range t.held {
+		if h == r {
+			return true
+		}
+	}
+	return false
+}
 
 // SetWakeErr records why t is being woken; the wait it is in returns err.
 func (t *Task) SetWakeErr(err error) { t.wakeErr = err }
@@ -153,32 +173,30 @@ func (t *Task) TakeWakeErr() error {
 	return err
 }
 
-// End finishes t for good: it leaves whatever queue and timer heap it is in,
-// abandons any grant it had not taken up, and, for a generator-style task,
-// unwinds its body, running its deferred calls, and releases its coroutine.
-// A panic in those deferred calls is returned. When t is the running
-// generator-style task, End does not return: the body unwinds from the call.
-// Calling End again only unlinks t from queues its deferred calls joined.
+// End finishes t for good: it leaves whatever queue and timer heap it is in;
+// a generator-style task unwinds its body, running its deferred calls, and
+// releases its coroutine; then every resource t still holds is abandoned.
+// A panic in the deferred calls is returned. When t is the running
+// generator-style task, End does not return: the body unwinds from the call
+// and the scheduler calls End again when the step returns. Calling End again
+// only undoes what deferred calls did: joined a queue, acquired something.
 func (t *Task) End(timers *Timers) *PanicError {
-	if t.done {
-		t.leaveQueues(timers)
-		return nil
-	}
+	first := !t.done
 	t.done = true
 	t.leaveQueues(timers)
-	if g := t.grant; g != nil {
-		t.grant = nil
-		g.Abandon(t)
-	}
 	var p *PanicError
-	if t.co != nil {
+	if first && t.co != nil {
 		if t.sched != nil && t.sched.Current() == t {
 			panic(killed{})
 		}
 		p = t.co.stop(t)
+		t.leaveQueues(timers) // deferred calls may have blocked t again
 	}
-	// Deferred calls may have blocked t again: it is done, so undo that.
-	t.leaveQueues(timers)
+	for len(t.held) > 0 {
+		r := t.held[len(t.held)-1]
+		t.held = t.held[:len(t.held)-1]
+		r.Abandon(t)
+	}
 	return p
 }
 

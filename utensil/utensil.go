@@ -4,8 +4,9 @@
 // Unlike the essay's version, which marks a released utensil available and
 // lets any task take it before the woken waiter runs (so two philosophers
 // can end up holding one fork), Release hands ownership straight to the
-// first waiter. If that waiter is killed before it runs, the utensil passes
-// on to the next one, so a kill never stalls the others.
+// first waiter. A task that ends while it holds a utensil, finished or
+// killed (even one handed the utensil but killed before it ran again),
+// passes it on to the next waiter, so a kill never stalls the others.
 package utensil
 
 import (
@@ -71,6 +72,7 @@ func (u *Utensil) Request(t *task.Task) (granted bool, err error) {
 	switch u.owner {
 	case nil:
 		u.owner = t
+		t.Acquired(u)
 		return true, nil
 	case t:
 		return false, fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
@@ -93,12 +95,13 @@ func (u *Utensil) Release(t *task.Task) error {
 		}
 		return fmt.Errorf("%w: %s released %s, which is held by %s", ErrNotHeld, t, u.Name(), holder)
 	}
+	t.Released(u)
 	u.handOff(t.Scheduler())
 	return nil
 }
 
-// Abandon is called when the task u was handed to ends before it ran: u
-// passes on to the next waiter. It implements task.Grant.
+// Abandon is called when the task holding u ends: u passes on to the next
+// waiter. It implements task.Resource.
 func (u *Utensil) Abandon(t *task.Task) {
 	if u.owner == t {
 		u.handOff(t.Scheduler())
@@ -113,6 +116,6 @@ func (u *Utensil) handOff(s task.Scheduler) {
 	next := s.Unblock(&u.queue)
 	u.owner = next
 	if next != nil {
-		next.SetGrant(u)
+		next.Acquired(u)
 	}
 }

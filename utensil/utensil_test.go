@@ -286,3 +286,49 @@ func TestAcquireWokenWithoutUtensil(t *testing.T) {
 		}
 	}
 }
+
+// TestKilledHolderPassesOn kills tasks that hold forks they took up long
+// ago, with no deferred Release: a raw step task, and a generator blocked on
+// its second fork. Their forks must pass to the waiters, and a task that
+// finishes holding a fork passes it on too.
+func TestKilledHolderPassesOn(t *testing.T) {
+	s := scheduler.New()
+	fork0, fork1, fork2 := utensil.New("fork 0"), utensil.New("fork 1"), utensil.New("fork 2")
+	var tr trace
+	blocker := s.GoStep("blocker", func(t *task.Task) task.Status {
+		if fork1.Holder() != t {
+			if granted, err := fork1.Request(t); err != nil || !granted {
+				panic("blocker could not take fork 1")
+			}
+		}
+		return task.Yield // holds fork 1 until killed
+	})
+	holder := s.Go("holder", func(t *task.Task) {
+		check(fork0.Acquire(t))
+		check(fork1.Acquire(t)) // held by blocker
+		tr.printf("holder got fork 1")
+	})
+	s.Go("leaver", func(t *task.Task) {
+		check(fork2.Acquire(t)) // and returns still holding it
+	})
+	s.Go("waiter", func(t *task.Task) {
+		check(fork0.Acquire(t))
+		tr.printf("waiter got fork 0")
+		check(fork1.Acquire(t))
+		tr.printf("waiter got fork 1")
+		check(fork2.Acquire(t))
+		tr.printf("waiter got fork 2")
+	})
+	s.Go("killer", func(t *task.Task) {
+		t.Yield()
+		s.Kill(holder)
+		s.Kill(blocker)
+	})
+	run(t, s)
+	tr.check(t, "waiter got fork 0", "waiter got fork 1", "waiter got fork 2")
+	for _, f := range []*utensil.Utensil{fork0, fork1, fork2} {
+		if f.Holder() != nil {
+			t.Errorf("%s still held by %v", f.Name(), f.Holder())
+		}
+	}
+}
