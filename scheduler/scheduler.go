@@ -180,6 +180,9 @@ func (s *Scheduler) Kill(t *task.Task) {
 	if t.Done() {
 		return
 	}
+	if owner := t.Scheduler(); owner != nil && owner != task.Scheduler(s) {
+		panic("scheduler: Kill of " + t.String() + ", which belongs to another scheduler")
+	}
 	s.tasks.Remove(t)
 	if p := t.End(&s.timers); p != nil {
 		s.fail(p)
