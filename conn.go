@@ -80,10 +80,10 @@ func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 		err := c.fill(t, limit+2)
 		if err == io.EOF && c.w > c.r {
 			line := c.rbuf[c.r:c.w]
-			c.r = c.w
 			if len(line) > limit {
 				return nil, c.wrap("read", ErrLineTooLong)
 			}
+			c.r = c.w
 			return line, nil
 		}
 		if err != nil {
@@ -96,7 +96,17 @@ func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 func (c *Conn) Read(t *Task, p []byte) (int, error) {
 	if c.r == c.w {
 		if len(p) >= bufferSize {
-			return c.File.Read(t, p) // large reads skip the buffer
+			// Large reads skip the buffer, but like fill they flush
+			// pending output before they wait: the peer may be
+			// waiting for it.
+			n, err := c.tryRead(p)
+			if err != unix.EAGAIN {
+				return n, err
+			}
+			if err := c.Flush(t); err != nil {
+				return 0, err
+			}
+			return c.File.Read(t, p)
 		}
 		if err := c.fill(t, 0); err != nil {
 			return 0, err
@@ -187,9 +197,13 @@ func gather[S string | []byte](c *Conn, t *Task, p S) (int, error) {
 	}
 	c.wbuf = append(c.wbuf, p...)
 	if len(c.wbuf) >= writeHighWater {
+		full := c.wbuf
 		if err := c.Flush(t); err != nil {
 			return 0, err
 		}
+		// More is likely on its way: reuse the grown buffer rather than
+		// grow a new one from 8 KiB for every 64 KiB written.
+		c.wbuf = full[:0]
 	}
 	return len(p), nil
 }
