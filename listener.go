@@ -75,6 +75,10 @@ func (r *Runtime) adoptListener(nl net.Listener, own bool) (*Listener, error) {
 // Addr returns the address the listener is bound to.
 func (l *Listener) Addr() net.Addr { return l.addr }
 
+// SetDeadline sets the deadline of future Accepts; past it they fail with
+// ErrTimeout. A zero time means none.
+func (l *Listener) SetDeadline(d time.Time) { l.f.readDeadline = d }
+
 // Fd returns the listening descriptor.
 func (l *Listener) Fd() int { return l.f.fd }
 
