@@ -26,17 +26,20 @@ const (
 // maximum length; output is gathered and written in as few system calls as
 // the descriptor allows, so a reply of many lines goes out together. Pending
 // output is flushed before a read waits for input, when the buffer reaches
-// 64 KiB, and by Flush.
+// 64 KiB, and by Flush. One task may read a Conn while others write it: a
+// read then leaves the output to the task already flushing it, if any.
 type Conn struct {
 	*File
 	// MaxLine is the longest line ReadLine returns, without its line
 	// ending; 0 means DefaultMaxLine.
 	MaxLine int
 
-	peer net.Addr
-	rbuf []byte // input is rbuf[r:w]
-	r, w int
-	wbuf []byte // output not yet written
+	peer     net.Addr
+	rbuf     []byte // input is rbuf[r:w]
+	r, w     int
+	wbuf     []byte // output not yet written
+	flushing bool   // a task is writing wbuf out, parked while the descriptor is full
+	flushed  Queue  // tasks waiting for that task's Flush to end
 }
 
 // NewConn wraps f in buffers.
@@ -103,8 +106,10 @@ func (c *Conn) Read(t *Task, p []byte) (int, error) {
 			if err != unix.EAGAIN {
 				return n, err
 			}
-			if err := c.Flush(t); err != nil {
-				return 0, err
+			if !c.flushing { // as in fill
+				if err := c.Flush(t); err != nil {
+					return 0, err
+				}
 			}
 			return c.File.Read(t, p)
 		}
@@ -147,8 +152,13 @@ func (c *Conn) fill(t *Task, need int) error {
 		if err != unix.EAGAIN {
 			return err
 		}
-		if err := c.Flush(t); err != nil {
-			return err
+		// While another task is flushing, that task delivers the output;
+		// waiting for it here could leave both parked on a peer that
+		// waits for us to read before it reads more.
+		if !c.flushing {
+			if err := c.Flush(t); err != nil {
+				return err
+			}
 		}
 		if c.r == c.w {
 			c.rt.putBuffer(c.rbuf)
@@ -210,16 +220,42 @@ func gather[S string | []byte](c *Conn, t *Task, p S) (int, error) {
 
 // Flush writes the gathered output, parking t while the descriptor is full.
 // On error the unwritten output is dropped: the connection is broken.
+// While one task flushes, others may go on writing: a second Flush waits
+// for the first, which writes what they gathered meanwhile too.
 func (c *Conn) Flush(t *Task) error {
+	for c.flushing {
+		if c.flushed.Label == "" {
+			c.flushed.Label = "flush of " + c.name
+		}
+		if err := t.Wait(&c.flushed); err != nil {
+			return err
+		}
+	}
 	if len(c.wbuf) == 0 {
 		return nil
 	}
-	_, err := c.File.Write(t, c.wbuf)
-	if cap(c.wbuf) == bufferSize {
-		c.rt.putBuffer(c.wbuf[:bufferSize])
+	c.flushing = true
+	defer func() {
+		c.flushing = false
+		for c.flushed.Len() > 0 {
+			c.rt.Unblock(&c.flushed)
+		}
+	}()
+	for len(c.wbuf) > 0 {
+		// The buffer is taken out while it is written, so that output
+		// gathered meanwhile goes to another and follows it.
+		buf := c.wbuf
+		c.wbuf = nil
+		_, err := c.File.Write(t, buf)
+		if cap(buf) == bufferSize {
+			c.rt.putBuffer(buf[:bufferSize])
+		}
+		if err != nil {
+			c.wbuf = nil
+			return err
+		}
 	}
-	c.wbuf = nil
-	return err
+	return nil
 }
 
 // Close flushes nothing: it drops buffered output and closes the
