@@ -3,8 +3,9 @@
 //
 //	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-quiet]
 //
-// Try it with telnet localhost 4200 and type SPAM 3. SIGINT or SIGTERM
-// stops it with exit status 0; bad flags exit with status 2.
+// Try it with telnet localhost 4200 and type SPAM 3. It logs the address
+// it listens on, then every connection it accepts unless -quiet. SIGINT or
+// SIGTERM stops it with exit status 0; bad flags exit with status 2.
 package main
 
 import (
@@ -59,6 +60,9 @@ func run(args []string, stderr io.Writer) int {
 	defer l.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Even with -quiet: with -addr HOST:0 this is how the port chosen is
+	// found. Once it is out, SIGINT and SIGTERM stop the server cleanly.
+	logger.Print("Listening on ", l.Addr())
 	s := &server{rt: rt, log: logger, quiet: *quiet}
 	rt.SetPanicHandler(func(p *lwtask.PanicError) { logger.Print("spamserver: ", p) })
 	rt.Go("listener", func(t *lwtask.Task) { s.listen(t, l) })
