@@ -160,7 +160,7 @@ func (c *Conn) fill(t *Task, need int) error {
 				return err
 			}
 		}
-		if c.r == c.w {
+		if c.r == c.w && cap(c.rbuf) == bufferSize {
 			c.rt.putBuffer(c.rbuf)
 			c.rbuf, c.r, c.w = nil, 0, 0
 		}
@@ -256,6 +256,15 @@ func (c *Conn) Flush(t *Task) error {
 		}
 	}
 	return nil
+}
+
+// CloseWrite flushes the gathered output and shuts down the writing side of
+// a socket, so that the peer reads EOF while the reading side stays open.
+func (c *Conn) CloseWrite(t *Task) error {
+	if err := c.Flush(t); err != nil {
+		return err
+	}
+	return c.File.CloseWrite()
 }
 
 // Close flushes nothing: it drops buffered output and closes the

@@ -434,7 +434,7 @@ func TestConnScanner(t *testing.T) {
 			if err := w.Flush(); err != nil {
 				t.Error(err)
 			}
-			client.CloseWrite()
+			client.CloseWrite(tk)
 		})
 		runAll(t, rt)
 		if len(got) != 1000 || got[0] != "line 0" || got[999] != "line 999" {
@@ -488,8 +488,7 @@ func TestJSONRoundTrip(t *testing.T) {
 						}
 						replies = append(replies, m)
 					}
-					rw.Flush()
-					client.CloseWrite()
+					client.CloseWrite(tk) // flushes the last message
 				})
 				runAll(t, rt)
 				if len(replies) != 5 {

@@ -25,6 +25,7 @@ type Listener struct {
 	addr    net.Addr
 	unlink  string // a Unix socket's path, removed by Close
 	backoff time.Duration
+	resting Queue // Accepts waiting out a back-off; Close cuts it short
 
 	// OnTemporaryError, if set, is called when accept fails for want of
 	// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), with how
@@ -84,6 +85,9 @@ func (l *Listener) Fd() int { return l.f.fd }
 
 // Close stops listening. Tasks parked in Accept wake with ErrClosed.
 func (l *Listener) Close() error {
+	for t := l.resting.Front(); t != nil; t = l.resting.Front() {
+		l.f.rt.Wake(t, ErrClosed)
+	}
 	err := l.f.Close()
 	if l.unlink != "" {
 		os.Remove(l.unlink)
@@ -111,7 +115,9 @@ func (l *Listener) Accept(t *Task) (*Conn, error) {
 				return nil, wrapAccept(err)
 			}
 		case isResourceShortage(err):
-			l.waitForResources(t, err)
+			if err := l.waitForResources(t, err); err != nil {
+				return nil, l.f.wrap("accept", err)
+			}
 		default:
 			return nil, l.f.wrap("accept", err)
 		}
@@ -131,13 +137,20 @@ func isResourceShortage(err error) bool {
 }
 
 // waitForResources sleeps, not watching the listener, 5 ms doubling to a
-// second, as net/http does.
-func (l *Listener) waitForResources(t *Task, err error) {
+// second, as net/http does. Close ends the sleep with ErrClosed.
+func (l *Listener) waitForResources(t *Task, err error) error {
 	l.backoff = min(max(2*l.backoff, minAcceptBackoff), maxAcceptBackoff)
 	if l.OnTemporaryError != nil {
 		l.OnTemporaryError(l.f.wrap("accept", err), l.backoff)
 	}
-	t.Sleep(l.backoff)
+	if l.resting.Label == "" {
+		l.resting.Label = "accept back-off on " + l.addr.String()
+	}
+	err = t.WaitUntil(&l.resting, time.Now().Add(l.backoff))
+	if errors.Is(err, ErrTimeout) {
+		return nil
+	}
+	return err
 }
 
 func (l *Listener) newConn(fd int, sa unix.Sockaddr) *Conn {

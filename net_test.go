@@ -89,7 +89,7 @@ func TestEcho(t *testing.T) {
 					}
 					replies = append(replies, string(line))
 				}
-				c.CloseWrite()
+				c.CloseWrite(tk)
 				if _, err := c.ReadLine(tk); err != io.EOF {
 					t.Errorf("ReadLine after the server closed: %v, want EOF", err)
 				}
@@ -435,7 +435,7 @@ func TestFullDuplex(t *testing.T) {
 				n, err := peer.Read(tk, buf)
 				if err != nil {
 					peer.Flush(tk)
-					peer.CloseWrite()
+					peer.CloseWrite(tk)
 					return
 				}
 				peer.Write(tk, buf[:n])
@@ -451,7 +451,7 @@ func TestFullDuplex(t *testing.T) {
 			if err := c.Flush(tk); err != nil {
 				t.Error(err)
 			}
-			c.CloseWrite()
+			c.CloseWrite(tk)
 		})
 		got := 0
 		rt.Go("reader", func(tk *lwtask.Task) {
@@ -495,7 +495,7 @@ func TestConcurrentFlush(t *testing.T) {
 					}
 				}
 				if writers--; writers == 0 {
-					c.CloseWrite()
+					c.CloseWrite(tk)
 				}
 			})
 		}
@@ -622,3 +622,43 @@ func lowerLimit(t *testing.T) {
 
 // setLimit sets an rlimit field, whose type differs between systems.
 func setLimit[T int64 | uint64](field *T, n int) { *field = T(n) }
+
+// TestCloseDuringAcceptBackoff closes the listener while Accept waits out
+// an EMFILE back-off: Accept returns ErrClosed at once rather than after
+// its sleep (the back-off is a second long by then).
+func TestCloseDuringAcceptBackoff(t *testing.T) {
+	eachPoller(t, func(t *testing.T, rt *lwtask.Runtime) {
+		l := listen(t, rt, "tcp", "127.0.0.1:0")
+		client, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			t.Fatal(err)
+		}
+		restore := func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &lim) }
+		t.Cleanup(restore)
+		backoffs := 0
+		l.OnTemporaryError = func(err error, retryIn time.Duration) {
+			backoffs++
+			restore() // descriptors are back, but Close comes first
+		}
+		var acceptErr error
+		rt.Go("server", func(tk *lwtask.Task) {
+			_, acceptErr = l.Accept(tk)
+		})
+		rt.Go("closer", func(tk *lwtask.Task) {
+			for backoffs == 0 {
+				tk.Yield()
+			}
+			l.Close()
+		})
+		lowerLimit(t)
+		runAll(t, rt)
+		if backoffs != 1 || !errors.Is(acceptErr, lwtask.ErrClosed) {
+			t.Fatalf("after %d back-offs Accept returned %v, want ErrClosed", backoffs, acceptErr)
+		}
+	})
+}

@@ -157,12 +157,14 @@ func (s *Scheduler) Unblock(q *task.Queue) *task.Task {
 }
 
 // Wake makes the blocked task t ready, taking it out of its wait queue and
-// timer, and makes its wait return err. It does nothing unless t is blocked.
+// timer, and makes its wait return err. It does nothing unless t is blocked
+// or, being the running task, has just blocked itself in its current step.
 func (s *Scheduler) Wake(t *task.Task, err error) {
-	if t.State() != task.Blocked {
+	q := t.Queue()
+	if t.Done() || q == &s.ready || (q == nil && t.Deadline() == 0) {
 		return
 	}
-	if q := t.Queue(); q != nil {
+	if q != nil {
 		q.Remove(t)
 	}
 	s.timers.Remove(t)

@@ -426,3 +426,33 @@ func TestHold(t *testing.T) {
 		t.Fatalf("Run: %v, want a deadlock", err)
 	}
 }
+
+// TestWakeSelfBlocked wakes the running task right after it blocked itself
+// in the same step, as closing a descriptor it just parked on does: it is
+// ready again at once, and its next step sees the error.
+func TestWakeSelfBlocked(t *testing.T) {
+	s := scheduler.New()
+	q := &task.Queue{Label: "door"}
+	errShut := errors.New("door shut")
+	steps := 0
+	var woken error
+	s.GoStep("self", func(tk *task.Task) task.Status {
+		steps++
+		if steps > 1 {
+			woken = tk.TakeWakeErr()
+			return task.Finish
+		}
+		s.Block(q)
+		s.Wake(tk, errShut)
+		if q.Len() != 0 {
+			t.Errorf("after Wake: %d still in the queue", q.Len())
+		}
+		return task.Yield
+	})
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 2 || woken != errShut {
+		t.Fatalf("%d steps, woken with %v; want 2 steps and %v", steps, woken, errShut)
+	}
+}
