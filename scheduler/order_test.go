@@ -233,8 +233,7 @@ func mustPanic(want string, f func()) {
 // on the ready list as well, where its timer would later push it again.
 func TestScheduleSleeping(t *testing.T) {
 	s := scheduler.New()
-	var sleeper *task.Task
-	sleeper = s.Go("sleeper", func(t *task.Task) { t.Sleep(0) })
+	sleeper := s.Go("sleeper", func(t *task.Task) { t.Sleep(0) })
 	s.Go("meddler", func(t *task.Task) {
 		mustPanic("sleeper#1", func() { s.Schedule(sleeper) })
 	})
