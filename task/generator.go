@@ -16,14 +16,14 @@ import (
 // calls; body must not call runtime.Goexit, and must not call t's methods
 // from any goroutine but its own.
 func New(name string, body func(t *Task)) *Task {
-	return &Task{name: name, step: stepCoroutine, co: &coroutine{body: body}}
+	return &Task{name: name, step: func(t *Task) Status { return t.start(body) }}
 }
 
 // coroutine adapts a procedural body into a step function with iter.Pull:
 // each call of next runs the body until it yields, the suspension point.
 type coroutine struct {
-	body   func(*Task)
 	next   func() (struct{}, bool)
+	yield  func(struct{}) bool
 	cancel func()
 	fault  *PanicError // a panic recovered from body
 }
@@ -38,21 +38,23 @@ type killed struct{}
 // return each time control comes back from the coroutine's stack, about as
 // much as the rest of the scheduler's work per step.
 func stepCoroutine(t *Task) Status {
-	c := t.co
-	if c.next == nil {
-		c.start(t)
-	}
-	if _, ok := c.next(); ok {
+	if _, ok := t.co.next(); ok {
 		return Yield
 	}
-	return c.finish()
+	return t.co.finish()
 }
 
-func (c *coroutine) start(t *Task) {
+// start is the first step of a generator-style task: it gives t its
+// coroutine, which until then t has not got, so that Yield's one test for a
+// nil coroutine catches both a raw step task and one not yet running.
+func (t *Task) start(body func(*Task)) Status {
+	c := new(coroutine)
 	c.next, c.cancel = iter.Pull(func(yield func(struct{}) bool) {
-		t.yield = yield
-		c.run(t)
+		c.yield = yield
+		c.run(t, body)
 	})
+	t.co, t.step = c, stepCoroutine
+	return stepCoroutine(t)
 }
 
 // finish re-raises a panic of the body that has just returned.
@@ -66,22 +68,19 @@ func (c *coroutine) finish() Status {
 
 // run calls body, catching its panic with the stack where it happened, which
 // would be lost by the time iter.Pull re-raised it in the scheduler.
-func (c *coroutine) run(t *Task) {
+func (c *coroutine) run(t *Task, body func(*Task)) {
 	defer func() {
 		r := recover()
 		if _, ok := r.(killed); r != nil && !ok {
 			c.fault = &PanicError{ID: t.id, Name: t.name, Value: r, Stack: debug.Stack()}
 		}
 	}()
-	c.body(t)
+	body(t)
 }
 
 // stop ends the coroutine, running the body's deferred calls, and returns a
 // panic they raised, if any.
-func (c *coroutine) stop(t *Task) *PanicError {
-	if c.next == nil {
-		return nil // never started
-	}
+func (c *coroutine) stop() *PanicError {
 	c.cancel()
 	p := c.fault
 	c.fault = nil
@@ -96,10 +95,10 @@ func (c *coroutine) stop(t *Task) *PanicError {
 // mispredicted return at every switch back into the coroutine; hence the
 // misuse panic's message is formatted only when it is printed.
 func (t *Task) Yield() {
-	if t.yield == nil {
+	if t.co == nil {
 		panic(notGenerator{t})
 	}
-	if !t.yield(struct{}{}) {
+	if !t.co.yield(struct{}{}) {
 		panic(killed{})
 	}
 }

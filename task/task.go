@@ -83,19 +83,21 @@ type Resource interface {
 type Task struct {
 	// What a step reads comes first, to share as few cache lines as can be:
 	// with many tasks every line a switch touches is a likely cache miss.
-	next, prev *Task               // links in queue
-	step       Step                // stepCoroutine for generator-style tasks
-	yield      func(struct{}) bool // a started generator-style task's suspension
-	co         *coroutine          // generator-style tasks only
-	queue      *Queue              // the queue t is in, or nil
+	// The struct is 128 bytes, a size class whose objects start on a cache
+	// line; one field more would cost 16 bytes a task and that alignment
+	// (docs/benchmarks.md).
+	next, prev *Task      // links in queue
+	step       Step       // for a generator-style task, its start, then stepCoroutine
+	co         *coroutine // a generator-style task's, once started
+	queue      *Queue     // the queue t is in, or nil
 	sched      Scheduler
 	id         uint64
 	name       string
-	wakeErr    error // why t was last woken
-	deadline   int64 // when a timed wait ends (scheduler's clock); 0 if none
-	timerIndex int32 // 1 + index in a Timers heap; 0 if in none
-	tableIndex int32 // 1 + index in a Table; 0 if in none
-	held       []Resource
+	wakeErr    error       // why t was last woken
+	deadline   int64       // when a timed wait ends (scheduler's clock); 0 if none
+	timerIndex int32       // 1 + index in a Timers heap; 0 if in none
+	tableIndex int32       // 1 + index in a Table; 0 if in none
+	held       *[]Resource // allocated at the first Acquired: most tasks hold nothing
 	done       bool
 }
 
@@ -136,16 +138,25 @@ func (t *Task) Bind(s Scheduler, id uint64) {
 func (t *Task) Resume() Status { return t.step(t) }
 
 // Acquired records that t now holds r, to be abandoned if t ends with it.
-func (t *Task) Acquired(r Resource) { t.held = append(t.held, r) }
+func (t *Task) Acquired(r Resource) {
+	if t.held == nil {
+		t.held = new([]Resource)
+	}
+	*t.held = append(*t.held, r)
+}
 
 // Released records that t no longer holds r.
 func (t *Task) Released(r Resource) {
-	for i, h := range t.held {
+	if t.held == nil {
+		return
+	}
+	held := *t.held
+	for i, h := range held {
 		if h == r {
-			last := len(t.held) - 1
-			t.held[i] = t.held[last]
-			t.held[last] = nil
-			t.held = t.held[:last]
+			last := len(held) - 1
+			held[i] = held[last]
+			held[last] = nil
+			*t.held = held[:last]
 			return
 		}
 	}
@@ -153,7 +164,10 @@ func (t *Task) Released(r Resource) {
 
 // Holds reports whether t holds r.
 func (t *Task) Holds(r Resource) bool {
-	for _, h := range t.held {
+	if t.held == nil {
+		return false
+	}
+	for _, h := range *t.held {
 		if h == r {
 			return true
 		}
@@ -189,12 +203,14 @@ func (t *Task) End(timers *Timers) *PanicError {
 		if t.sched != nil && t.sched.Current() == t {
 			panic(killed{})
 		}
-		p = t.co.stop(t)
+		p = t.co.stop()
 		t.leaveQueues(timers) // deferred calls may have blocked t again
 	}
-	for len(t.held) > 0 {
-		r := t.held[len(t.held)-1]
-		t.held = t.held[:len(t.held)-1]
+	for t.held != nil && len(*t.held) > 0 {
+		held := *t.held
+		r := held[len(held)-1]
+		held[len(held)-1] = nil
+		*t.held = held[:len(held)-1]
 		r.Abandon(t)
 	}
 	return p
