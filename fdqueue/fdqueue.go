@@ -16,6 +16,7 @@ package fdqueue
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -39,8 +40,19 @@ type FdQueues struct {
 	poller poller.Poller
 	fds    []*fdQueue // indexed by descriptor
 	events []poller.Event
-	parked int // tasks in all the queues, kept by task.Queue.Tally
+	parked int       // tasks in all the queues, kept by task.Queue.Tally
+	yield  time.Time // when Wait last let the Go scheduler run
 }
+
+// yieldInterval is how long the scheduler's goroutine may run between trips
+// through the Go scheduler. Tasks switch on coroutines, which the Go
+// scheduler does not count as scheduling, so an event loop that never parks
+// looks to the runtime's monitor like one goroutine hogging the processor:
+// after 10 ms it is preempted with signals, and its processor is taken from
+// it in every system call, with another thread started to take over. With
+// GOMAXPROCS=1 that churn of threads cost a busy spam server a tenth of its
+// throughput (docs/benchmarks.md).
+const yieldInterval = time.Millisecond
 
 // fdQueue is one descriptor's pair of queues.
 type fdQueue struct {
@@ -209,6 +221,10 @@ func (q *FdQueues) wakeAll(queue *task.Queue, err error) {
 // each one ready unblocks the head of its read queue, its write queue or
 // both.
 func (q *FdQueues) Wait(timeout time.Duration) error {
+	if now := time.Now(); now.Sub(q.yield) >= yieldInterval {
+		q.yield = now
+		runtime.Gosched()
+	}
 	n, err := q.poller.Wait(q.events, timeout)
 	if err != nil {
 		return fmt.Errorf("fdqueue: %s wait: %w", q.poller.Name(), err)

@@ -1,0 +1,100 @@
+// Command spamload is a load client for the spam protocol: it keeps -conns
+// connections busy with "SPAM n" requests, -depth of them in flight on each,
+// for -duration after a -warmup, and prints the requests per second, the
+// 50th and 99th percentile latency (from writing a request to reading the
+// last line of its reply) and the number of errors.
+//
+//	spamload [-addr HOST:PORT] [-conns N] [-n LINES] [-depth D]
+//	         [-duration D] [-warmup D] [-pid PID]
+//	spamload -idle N [-addr HOST:PORT] [-duration D] [-pid PID]
+//
+// With -pid, spamload also reads the server's CPU time from /proc over the
+// measured interval and prints the user and system microseconds it spent
+// per request; a client sharing a small machine with the server saturates
+// before a good server does, and CPU per request still tells them apart.
+//
+// With -idle N it opens N connections, makes one request on each so that
+// the server has accepted and served them all, then holds them for
+// -duration; with -pid it prints how much the server's resident memory
+// grew per connection.
+//
+// The exit status is 1 if any request failed, 2 for bad flags.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type config struct {
+	addr     string
+	conns    int
+	n        int
+	depth    int
+	duration time.Duration
+	warmup   time.Duration
+	idle     int
+	pid      int
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, ok := parseFlags(args, stderr)
+	if !ok {
+		return 2
+	}
+	logger := log.New(stderr, "spamload: ", 0)
+	var err error
+	if cfg.idle > 0 {
+		err = holdIdle(cfg, stdout)
+	} else {
+		err = load(cfg, stdout, logger)
+	}
+	if err != nil {
+		logger.Print(err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, bool) {
+	var cfg config
+	fs := flag.NewFlagSet("spamload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.addr, "addr", "localhost:4200", "server address, HOST:PORT")
+	fs.IntVar(&cfg.conns, "conns", 1, "connections")
+	fs.IntVar(&cfg.n, "n", 1, "lines of spam per request")
+	fs.IntVar(&cfg.depth, "depth", 1, "requests in flight on each connection (pipelining)")
+	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "how long to measure, or to hold idle connections")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before measuring")
+	fs.IntVar(&cfg.idle, "idle", 0, "open this many `connections`, make one request on each and hold them")
+	fs.IntVar(&cfg.pid, "pid", 0, "the server's process ID, to report its CPU time and memory from /proc")
+	if err := fs.Parse(args); err != nil {
+		return cfg, false
+	}
+	if err := cfg.check(fs.NArg()); err != nil {
+		fmt.Fprintln(stderr, "spamload:", err)
+		return cfg, false
+	}
+	return cfg, true
+}
+
+func (cfg config) check(nargs int) error {
+	switch {
+	case nargs > 0:
+		return errors.New("unexpected arguments")
+	case cfg.conns < 1 || cfg.n < 1 || cfg.depth < 1:
+		return errors.New("-conns, -n and -depth must be at least 1")
+	case cfg.idle < 0 || cfg.duration < 0 || cfg.warmup < 0:
+		return errors.New("-idle, -duration and -warmup must not be negative")
+	}
+	return nil
+}
