@@ -107,7 +107,7 @@ func (s *server) handle(t *lwtask.Task, c *lwtask.Conn) {
 	for {
 		line, err := c.ReadLine(t)
 		if errors.Is(err, lwtask.ErrLineTooLong) {
-			c.WriteString(t, badRequest)
+			refuse(t, c)
 		}
 		if err == nil {
 			err = serve(t, c, line)
@@ -117,6 +117,33 @@ func (s *server) handle(t *lwtask.Task, c *lwtask.Conn) {
 			s.logError(err)
 			return
 		}
+	}
+}
+
+// Limits of the lingering close after a line too long.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 1 << 20
+)
+
+// refuse answers a line too long and ends the connection, since the next
+// request cannot be found. Closing with the rest of the line unread would
+// make the kernel reset the connection, and a reset can overtake the reply
+// on its way to the client: so the server shuts down its side, then reads
+// and discards what the client still sends, for a while, before closing.
+func refuse(t *lwtask.Task, c *lwtask.Conn) {
+	c.WriteString(t, badRequest)
+	if c.CloseWrite(t) != nil {
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(lingerTime))
+	discard := make([]byte, 4096)
+	for n := 0; n < lingerBytes; {
+		m, err := c.Read(t, discard)
+		if err != nil {
+			return
+		}
+		n += m
 	}
 }
 

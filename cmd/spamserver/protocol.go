@@ -2,9 +2,8 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"math"
-	"strconv"
+	"unicode"
 )
 
 // The spam protocol, from the essay: a client sends "SPAM n"; the server
@@ -22,22 +21,49 @@ const (
 // large for an int64 is still a number above zero: it is served until the
 // client has had enough.
 func parseRequest(line []byte) (n int64, ok bool) {
-	fields := bytes.Fields(line)
-	if len(fields) != 2 || string(fields[0]) != "SPAM" {
+	fields, count := splitFields(line)
+	if count != 2 || string(fields[0]) != "SPAM" {
 		return 0, false
 	}
 	digits := fields[1]
 	if len(digits) > 0 && digits[0] == '+' {
 		digits = digits[1:]
 	}
-	u, err := strconv.ParseUint(string(digits), 10, 63)
-	switch {
-	case err == nil:
-		return int64(u), u >= 1
-	case errors.Is(err, strconv.ErrRange) && isDigits(digits):
-		return math.MaxInt64, true
+	return parseCount(digits)
+}
+
+// parseCount reads a whole number above zero, saturating at MaxInt64.
+func parseCount(digits []byte) (n int64, ok bool) {
+	if !isDigits(digits) {
+		return 0, false
 	}
-	return 0, false
+	for _, c := range digits {
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return math.MaxInt64, true
+		}
+		n = n*10 + d
+	}
+	return n, n >= 1
+}
+
+// splitFields is bytes.Fields without the allocation, for a request: it
+// returns up to three fields (a third means too many) and how many it found.
+func splitFields(line []byte) (fields [3][]byte, count int) {
+	for count < len(fields) {
+		line = bytes.TrimLeftFunc(line, unicode.IsSpace)
+		if len(line) == 0 {
+			break
+		}
+		end := bytes.IndexFunc(line, unicode.IsSpace)
+		if end < 0 {
+			end = len(line)
+		}
+		fields[count] = line[:end]
+		count++
+		line = line[end:]
+	}
+	return fields, count
 }
 
 func isDigits(b []byte) bool {

@@ -135,3 +135,14 @@ func wholeNumber(s string) (*big.Int, bool) {
 	}
 	return n, true
 }
+
+// TestParseRequestAllocs keeps the parser off the heap: it runs once per
+// request.
+func TestParseRequestAllocs(t *testing.T) {
+	for _, line := range []string{"SPAM 3", "  SPAM\t12345 ", "EGGS 3", "SPAM 1 2", "SPAM 99999999999999999999"} {
+		b := []byte(line)
+		if allocs := testing.AllocsPerRun(100, func() { parseRequest(b) }); allocs != 0 {
+			t.Errorf("parseRequest(%q) allocates %v times", line, allocs)
+		}
+	}
+}
