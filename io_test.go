@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lwtask/lwtask/internal/fdtest"
 	"golang.org/x/sys/unix"
 
 	"github.com/lwtask/lwtask"
@@ -1023,7 +1024,7 @@ func TestCloseTwice(t *testing.T) {
 func TestHighDescriptor(t *testing.T) {
 	eachPoller(t, func(t *testing.T, rt *lwtask.Runtime) {
 		hr, hw := newPipe(t, rt)
-		high, err := rt.NewFile(dupAtLeast(t, hr.Fd(), 1024), "high")
+		high, err := rt.NewFile(fdtest.DupAtLeast(t, hr.Fd(), 1024), "high")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1062,27 +1063,4 @@ func TestHighDescriptor(t *testing.T) {
 			t.Fatalf("%s read of descriptor %d = %q, %v", rt.Poller(), high.Fd(), highGot, highErr)
 		}
 	})
-}
-
-// dupAtLeast duplicates fd to a number >= min, raising the soft
-// descriptor limit for the test if it is in the way.
-func dupAtLeast(t *testing.T, fd, min int) int {
-	t.Helper()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if uint64(lim.Cur) <= uint64(min)+64 {
-		old := lim
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || uint64(lim.Max) <= uint64(min)+64 {
-			t.Skipf("descriptor limit %v cannot reach %d: %v", lim.Max, min, err)
-		}
-		t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
-	}
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
-	if err != nil {
-		t.Fatalf("F_DUPFD %d: %v", min, err)
-	}
-	return nfd
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lwtask/lwtask/fdqueue/poller"
+	"github.com/lwtask/lwtask/internal/fdtest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 )
@@ -536,7 +537,7 @@ func TestStrayRegistration(t *testing.T) {
 func TestBadDescriptors(t *testing.T) {
 	r, w := pipe(t)
 	defer closeAll(r, w)
-	high := dupAtLeast(t, r, 1024)
+	high := fdtest.DupAtLeast(t, r, 1024)
 	defer unix.Close(high)
 	forEach(t, func(t *testing.T, s *scheduler.Scheduler, q *FdQueues) {
 		lowR, lowW := pipe(t)
@@ -575,29 +576,6 @@ func TestBadDescriptors(t *testing.T) {
 		}
 		read(t, r)
 	})
-}
-
-// dupAtLeast duplicates fd to a number >= min, raising the soft
-// descriptor limit for the test if it is in the way.
-func dupAtLeast(t *testing.T, fd, min int) int {
-	t.Helper()
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	if uint64(lim.Cur) <= uint64(min)+64 {
-		old := lim
-		lim.Cur = lim.Max
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || uint64(lim.Max) <= uint64(min)+64 {
-			t.Skipf("descriptor limit %v cannot reach %d: %v", lim.Max, min, err)
-		}
-		t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
-	}
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, min)
-	if err != nil {
-		t.Fatalf("F_DUPFD %d: %v", min, err)
-	}
-	return nfd
 }
 
 // TestWakeup makes a Wait with no limit return from another goroutine.
