@@ -107,7 +107,7 @@ func benchGenerator(b *testing.B, n int) {
 		bytes = footprint() - before
 		for i := range n {
 			if share(b.N, n, i) > 0 {
-				s.Unblock(&gate)
+				gate.Unblock()
 			} else {
 				s.Kill(gate.Front())
 			}

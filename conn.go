@@ -2,8 +2,10 @@ package lwtask
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,30 +30,57 @@ const (
 // output is flushed before a read waits for input, when the buffer reaches
 // 64 KiB, and by Flush. One task may read a Conn while others write it: a
 // read then leaves the output to the task already flushing it, if any.
+//
+// Close does not wait: it sends what the descriptor takes at once and
+// reports what it could not send (ErrUnsent). Call Flush first to send
+// everything.
 type Conn struct {
-	*File
 	// MaxLine is the longest line ReadLine returns, without its line
 	// ending; 0 means DefaultMaxLine.
 	MaxLine int
 
-	peer     net.Addr
+	f        *File
 	rbuf     []byte // input is rbuf[r:w]
 	r, w     int
 	wbuf     []byte // output not yet written
-	flushing bool   // a task is writing wbuf out, parked while the descriptor is full
+	flushing bool   // a task is writing output out, parked while the descriptor is full
 	flushed  Queue  // tasks waiting for that task's Flush to end
 }
 
-// NewConn wraps f in buffers.
-func NewConn(f *File) *Conn { return &Conn{File: f} }
+// NewConn wraps f in buffers. The Conn owns f from then on: use f only
+// through it.
+func NewConn(f *File) *Conn { return &Conn{f: f} }
 
-// RemoteAddr returns the peer's address for an accepted or dialled socket,
-// or nil.
-func (c *Conn) RemoteAddr() net.Addr { return c.peer }
+// Fd returns the descriptor number.
+func (c *Conn) Fd() int { return c.f.fd }
+
+// Name returns the name of the connection, e.g. "connection from
+// 127.0.0.1:50412".
+func (c *Conn) Name() string { return c.f.name }
+
+// LocalAddr returns the local address of a socket, or nil.
+func (c *Conn) LocalAddr() net.Addr { return c.f.laddr }
+
+// RemoteAddr returns the peer's address of a socket, or nil.
+func (c *Conn) RemoteAddr() net.Addr { return c.f.raddr }
+
+// SetDeadline sets the deadline of future reads and writes, Flush included;
+// past it they fail with ErrTimeout. The zero time means none.
+func (c *Conn) SetDeadline(d time.Time) { c.f.SetDeadline(d) }
+
+// SetReadDeadline sets the deadline of future reads.
+func (c *Conn) SetReadDeadline(d time.Time) { c.f.SetReadDeadline(d) }
+
+// SetWriteDeadline sets the deadline of future writes and flushes.
+func (c *Conn) SetWriteDeadline(d time.Time) { c.f.SetWriteDeadline(d) }
 
 // Buffered returns the number of bytes read from the descriptor but not yet
 // returned.
 func (c *Conn) Buffered() int { return c.w - c.r }
+
+// Unflushed returns the number of bytes written to c but not yet to the
+// descriptor.
+func (c *Conn) Unflushed() int { return len(c.wbuf) }
 
 // ReadLine returns the next line, without its "\n" or "\r\n", parking t
 // until it has arrived. A last line with no line ending before EOF is
@@ -59,6 +88,7 @@ func (c *Conn) Buffered() int { return c.w - c.r }
 // MaxLine gives ErrLineTooLong and is left unread. The line is valid until
 // the next call that reads from c.
 func (c *Conn) ReadLine(t *Task) ([]byte, error) {
+	c.f.rt.enter(t, "ReadLine")
 	limit := c.MaxLine
 	if limit <= 0 {
 		limit = DefaultMaxLine
@@ -71,20 +101,20 @@ func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 				line = line[:len(line)-1]
 			}
 			if len(line) > limit {
-				return nil, c.wrap("read", ErrLineTooLong)
+				return nil, c.f.wrap("read", ErrLineTooLong)
 			}
 			c.r += scanned + i + 1
 			return line, nil
 		}
 		scanned = len(buf)
 		if scanned > limit+1 { // +1: room for the '\r' of "\r\n"
-			return nil, c.wrap("read", ErrLineTooLong)
+			return nil, c.f.wrap("read", ErrLineTooLong)
 		}
 		err := c.fill(t, limit+2)
 		if err == io.EOF && c.w > c.r {
 			line := c.rbuf[c.r:c.w]
 			if len(line) > limit {
-				return nil, c.wrap("read", ErrLineTooLong)
+				return nil, c.f.wrap("read", ErrLineTooLong)
 			}
 			c.r = c.w
 			return line, nil
@@ -97,21 +127,10 @@ func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 
 // Read reads up to len(p) bytes, from the buffer first.
 func (c *Conn) Read(t *Task, p []byte) (int, error) {
+	c.f.rt.enter(t, "Read")
 	if c.r == c.w {
 		if len(p) >= bufferSize {
-			// Large reads skip the buffer, but like fill they flush
-			// pending output before they wait: the peer may be
-			// waiting for it.
-			n, err := c.tryRead(p)
-			if err != unix.EAGAIN {
-				return n, err
-			}
-			if !c.flushing { // as in fill
-				if err := c.Flush(t); err != nil {
-					return 0, err
-				}
-			}
-			return c.File.Read(t, p)
+			return c.readDirect(t, p)
 		}
 		if err := c.fill(t, 0); err != nil {
 			return 0, err
@@ -120,6 +139,20 @@ func (c *Conn) Read(t *Task, p []byte) (int, error) {
 	n := copy(p, c.rbuf[c.r:c.w])
 	c.r += n
 	return n, nil
+}
+
+// readDirect reads into p, which is at least a buffer's size, skipping the
+// buffer. Like fill, it flushes pending output before it waits.
+func (c *Conn) readDirect(t *Task, p []byte) (int, error) {
+	for {
+		n, err := c.f.read(p)
+		if err != unix.EAGAIN {
+			return n, c.f.wrap("read", err)
+		}
+		if err := c.waitForInput(t); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // ReadFull reads exactly len(p) bytes; it returns io.ErrUnexpectedEOF if
@@ -139,42 +172,46 @@ func (c *Conn) ReadFull(t *Task, p []byte) (int, error) {
 	return n, nil
 }
 
-// fill reads more input into the buffer, parking t until some arrives.
-// Before parking it flushes pending output, since the peer may be waiting
-// for it before it sends more: a reply to the requests read so far. The
-// buffer grows to hold at least need bytes; while t is parked with nothing
-// buffered, the buffer is lent back to the runtime.
+// fill reads more input into the buffer, parking t until some arrives. The
+// buffer grows to hold at least need bytes.
 func (c *Conn) fill(t *Task, need int) error {
 	for {
 		c.makeRoom(need)
-		n, err := c.tryRead(c.rbuf[c.w:])
+		n, err := c.f.read(c.rbuf[c.w:])
 		c.w += n
 		if err != unix.EAGAIN {
-			return err
-		}
-		// While another task is flushing, that task delivers the output;
-		// waiting for it here could leave both parked on a peer that
-		// waits for us to read before it reads more.
-		if !c.flushing {
-			if err := c.Flush(t); err != nil {
-				return err
-			}
+			return c.f.wrap("read", err)
 		}
 		if c.r == c.w && cap(c.rbuf) == bufferSize {
-			c.rt.putBuffer(c.rbuf)
+			// Idle: lend the buffer back while t waits.
+			c.f.rt.putBuffer(c.rbuf)
 			c.rbuf, c.r, c.w = nil, 0, 0
 		}
-		if err := c.waitReadable(t); err != nil {
+		if err := c.waitForInput(t); err != nil {
 			return err
 		}
 	}
+}
+
+// waitForInput parks t until c is readable. It flushes pending output
+// first, since the peer may be waiting for it before it sends more: a reply
+// to the requests read so far. While another task is flushing, that task
+// delivers the output; waiting for it here could leave both parked on a
+// peer that waits for us to read before it reads more.
+func (c *Conn) waitForInput(t *Task) error {
+	if !c.flushing {
+		if err := c.flush(t); err != nil {
+			return err
+		}
+	}
+	return c.f.wrap("read", c.f.rt.fds.WaitReadable(t, c.f.fd, c.f.readDeadline))
 }
 
 // makeRoom makes sure there is space after the buffered input, moving it to
 // the front or borrowing a bigger buffer as needed.
 func (c *Conn) makeRoom(need int) {
 	if c.rbuf == nil {
-		c.rbuf = c.rt.getBuffer(need)
+		c.rbuf = c.f.rt.getBuffer(need)
 	}
 	if c.w < len(c.rbuf) {
 		return
@@ -183,7 +220,7 @@ func (c *Conn) makeRoom(need int) {
 	if buffered >= len(c.rbuf) || len(c.rbuf) < need {
 		bigger := make([]byte, max(2*len(c.rbuf), need))
 		copy(bigger, c.rbuf[c.r:c.w])
-		c.rt.putBuffer(c.rbuf)
+		c.f.rt.putBuffer(c.rbuf)
 		c.rbuf = bigger
 	} else {
 		copy(c.rbuf, c.rbuf[c.r:c.w])
@@ -193,22 +230,23 @@ func (c *Conn) makeRoom(need int) {
 
 // Write gathers p into the output buffer, flushing when it is full: the
 // bytes reach the descriptor by Flush at the latest.
-func (c *Conn) Write(t *Task, p []byte) (int, error) { return gather(c, t, p) }
+func (c *Conn) Write(t *Task, p []byte) (int, error) { return gather(c, t, "Write", p) }
 
 // WriteString is Write for a string.
-func (c *Conn) WriteString(t *Task, s string) (int, error) { return gather(c, t, s) }
+func (c *Conn) WriteString(t *Task, s string) (int, error) { return gather(c, t, "WriteString", s) }
 
-func gather[S string | []byte](c *Conn, t *Task, p S) (int, error) {
-	if c.closed {
-		return 0, c.wrap("write", ErrClosed)
+func gather[S string | []byte](c *Conn, t *Task, op string, p S) (int, error) {
+	c.f.rt.enter(t, op)
+	if c.f.closed {
+		return 0, c.f.wrap("write", ErrClosed)
 	}
 	if c.wbuf == nil {
-		c.wbuf = c.rt.getBuffer(0)[:0]
+		c.wbuf = c.f.rt.getBuffer(0)[:0]
 	}
 	c.wbuf = append(c.wbuf, p...)
 	if len(c.wbuf) >= writeHighWater {
 		full := c.wbuf
-		if err := c.Flush(t); err != nil {
+		if err := c.flush(t); err != nil {
 			return 0, err
 		}
 		// More is likely on its way: reuse the grown buffer rather than
@@ -223,12 +261,17 @@ func gather[S string | []byte](c *Conn, t *Task, p S) (int, error) {
 // While one task flushes, others may go on writing: a second Flush waits
 // for the first, which writes what they gathered meanwhile too.
 func (c *Conn) Flush(t *Task) error {
+	c.f.rt.enter(t, "Flush")
+	return c.flush(t)
+}
+
+func (c *Conn) flush(t *Task) error {
 	for c.flushing {
 		if c.flushed.Label == "" {
-			c.flushed.Label = "flush of " + c.name
+			c.flushed.Label = "flush of " + c.f.name
 		}
 		if err := t.Wait(&c.flushed); err != nil {
-			return err
+			return c.f.wrap("write", err)
 		}
 	}
 	if len(c.wbuf) == 0 {
@@ -237,22 +280,35 @@ func (c *Conn) Flush(t *Task) error {
 	c.flushing = true
 	defer func() {
 		c.flushing = false
-		for c.flushed.Len() > 0 {
-			c.rt.Unblock(&c.flushed)
-		}
+		c.flushed.WakeAll(nil)
 	}()
 	for len(c.wbuf) > 0 {
 		// The buffer is taken out while it is written, so that output
 		// gathered meanwhile goes to another and follows it.
 		buf := c.wbuf
 		c.wbuf = nil
-		_, err := c.File.Write(t, buf)
+		err := c.writeAll(t, buf)
 		if cap(buf) == bufferSize {
-			c.rt.putBuffer(buf[:bufferSize])
+			c.f.rt.putBuffer(buf[:bufferSize])
 		}
 		if err != nil {
 			c.wbuf = nil
 			return err
+		}
+	}
+	return nil
+}
+
+// writeAll writes p, parking t while the descriptor is full.
+func (c *Conn) writeAll(t *Task, p []byte) error {
+	for len(p) > 0 {
+		n, err := c.f.write(p)
+		p = p[n:]
+		if err == unix.EAGAIN {
+			err = c.f.rt.fds.WaitWritable(t, c.f.fd, c.f.writeDeadline)
+		}
+		if err != nil {
+			return c.f.wrap("write", err)
 		}
 	}
 	return nil
@@ -264,15 +320,34 @@ func (c *Conn) CloseWrite(t *Task) error {
 	if err := c.Flush(t); err != nil {
 		return err
 	}
-	return c.File.CloseWrite()
+	return c.f.CloseWrite()
 }
 
-// Close flushes nothing: it drops buffered output and closes the
-// descriptor; call Flush first to send it.
+// Close closes the connection without waiting. It first writes what it can
+// of the gathered output without waiting, which for a short goodbye after
+// the last Flush is usually all of it. Output the descriptor cannot take at
+// once is dropped, and reported: the error wraps ErrUnsent and says how
+// many bytes were lost. Call Flush before Close to send everything, waiting
+// as long as it takes.
 func (c *Conn) Close() error {
-	c.rt.putBuffer(c.rbuf)
+	unsent := 0
+	if !c.f.closed {
+		for len(c.wbuf) > 0 {
+			n, err := c.f.write(c.wbuf)
+			c.wbuf = c.wbuf[n:]
+			if err != nil {
+				break
+			}
+		}
+		unsent = len(c.wbuf)
+	}
+	c.f.rt.putBuffer(c.rbuf)
 	c.rbuf, c.wbuf, c.r, c.w = nil, nil, 0, 0
-	return c.File.Close()
+	err := c.f.Close()
+	if err == nil && unsent > 0 {
+		err = c.f.wrap("close", fmt.Errorf("%w: %d bytes", ErrUnsent, unsent))
+	}
+	return err
 }
 
 // For binds c to the task that uses it, as an io.ReadWriter whose Write is

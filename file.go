@@ -1,9 +1,9 @@
 package lwtask
 
 import (
-	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -14,12 +14,14 @@ import (
 // File is a non-blocking descriptor read and written by tasks: a call that
 // would block parks the calling task on the descriptor's queue and lets the
 // others run. Sockets, pipes and terminals all work; the essay's sock_write
-// and friends are its methods. A File belongs to the runtime that made it.
+// and friends are its methods. A File belongs to the Runtime that made it,
+// and must be used by that Runtime's tasks only.
 type File struct {
 	rt            *Runtime
 	fd            int
 	name          string
-	socket        bool // write with send(MSG_NOSIGNAL): a vanished peer gives EPIPE, never SIGPIPE
+	network       string // a socket's network ("tcp", "unix"), for its errors; "" if not a socket
+	laddr, raddr  net.Addr
 	closed        bool
 	readDeadline  time.Time
 	writeDeadline time.Time
@@ -27,14 +29,25 @@ type File struct {
 }
 
 // NewFile adopts fd, which the File then owns: it is made non-blocking and
-// close-on-exec, and closed by Close.
+// close-on-exec, and closed by Close. name labels the File in errors.
 func (r *Runtime) NewFile(fd int, name string) (*File, error) {
 	if err := unix.SetNonblock(fd, true); err != nil {
-		return nil, fmt.Errorf("lwtask: %s: %w", name, err)
+		return nil, &os.PathError{Op: "set non-blocking", Path: name, Err: err}
 	}
 	unix.CloseOnExec(fd)
-	_, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-	return &File{rt: r, fd: fd, name: name, socket: err == nil}, nil
+	f := &File{rt: r, fd: fd, name: name}
+	if _, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err == nil {
+		f.network = "tcp"
+		sa, _ := unix.Getsockname(fd)
+		if _, ok := sa.(*unix.SockaddrUnix); ok {
+			f.network = "unix"
+		}
+		f.laddr = sockaddrToAddr(sa)
+		if peer, err := unix.Getpeername(fd); err == nil {
+			f.raddr = sockaddrToAddr(peer)
+		}
+	}
+	return f, nil
 }
 
 // Adopt makes a File from a copy of the descriptor behind c: an *os.File, a
@@ -44,7 +57,7 @@ func (r *Runtime) NewFile(fd int, name string) (*File, error) {
 func (r *Runtime) Adopt(c syscall.Conn, name string) (*File, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return nil, fmt.Errorf("lwtask: adopt %s: %w", name, err)
+		return nil, &os.PathError{Op: "adopt", Path: name, Err: err}
 	}
 	var fd int
 	var dupErr error
@@ -55,7 +68,7 @@ func (r *Runtime) Adopt(c syscall.Conn, name string) (*File, error) {
 		err = dupErr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lwtask: adopt %s: %w", name, err)
+		return nil, &os.PathError{Op: "adopt", Path: name, Err: err}
 	}
 	f, err := r.NewFile(fd, name)
 	if err != nil {
@@ -83,7 +96,7 @@ func (f *File) Fd() int { return f.fd }
 func (f *File) Name() string { return f.name }
 
 // SetDeadline sets the deadline of future reads and writes; past it they
-// fail with ErrTimeout. A zero time means none.
+// fail with ErrTimeout. The zero time means none.
 func (f *File) SetDeadline(d time.Time) { f.readDeadline, f.writeDeadline = d, d }
 
 // SetReadDeadline sets the deadline of future reads.
@@ -95,77 +108,126 @@ func (f *File) SetWriteDeadline(d time.Time) { f.writeDeadline = d }
 // Read reads up to len(p) bytes, parking t until some are available. It
 // returns io.EOF at end of file.
 func (f *File) Read(t *Task, p []byte) (int, error) {
+	f.rt.enter(t, "Read")
 	for {
-		n, err := f.tryRead(p)
+		n, err := f.read(p)
 		if err != unix.EAGAIN {
-			return n, err
+			return n, f.wrap("read", err)
 		}
-		if err := f.waitReadable(t); err != nil {
-			return 0, err
+		if err := f.rt.fds.WaitReadable(t, f.fd, f.readDeadline); err != nil {
+			return 0, f.wrap("read", err)
 		}
 	}
 }
 
-// tryRead is one read that does not park: it returns EAGAIN (unwrapped)
-// when nothing is available yet.
-func (f *File) tryRead(p []byte) (int, error) {
+// TryRead is Read for a raw step, which must not suspend: when no input is
+// ready it parks t until some is and returns ErrAgain, and so it does,
+// without reading, when t's turn is spent. Either way the step returns
+// Yield and calls TryRead again at its next step. Past the read deadline it
+// fails with ErrTimeout.
+func (f *File) TryRead(t *Task, p []byte) (int, error) {
+	if !f.rt.tryEnter(t, "TryRead") {
+		return 0, ErrAgain
+	}
+	n, err := f.read(p)
+	if err == unix.EAGAIN {
+		return 0, f.park(t, "read", f.readDeadline, f.rt.fds.BlockForReading)
+	}
+	return n, f.wrap("read", err)
+}
+
+// park parks t on f for a raw step's operation, or says why it cannot.
+func (f *File) park(t *Task, op string, deadline time.Time, block func(*Task, int, time.Time) error) error {
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		return f.wrap(op, ErrTimeout)
+	}
+	if err := block(t, f.fd, deadline); err != nil {
+		return f.wrap(op, err)
+	}
+	return ErrAgain
+}
+
+// read is one read that does not park: it returns EAGAIN, bare, when
+// nothing is available yet.
+func (f *File) read(p []byte) (int, error) {
 	if f.closed {
-		return 0, f.wrap("read", ErrClosed)
+		return 0, ErrClosed
 	}
 	for {
 		n, err := unix.Read(f.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
-		case err == nil:
-			return n, nil
 		case err == unix.EINTR:
 			continue
-		case err == unix.EAGAIN:
+		case err != nil:
 			return 0, err
 		}
-		return 0, f.wrap("read", err)
+		return n, nil
 	}
-}
-
-func (f *File) waitReadable(t *Task) error {
-	if err := f.rt.fds.WaitReadable(t, f.fd, f.readDeadline); err != nil {
-		return f.wrap("read", err)
-	}
-	return nil
 }
 
 // Write writes all of p, parking t while the descriptor cannot take more.
 // It returns the number of bytes written, less than len(p) only with an
 // error.
 func (f *File) Write(t *Task, p []byte) (int, error) {
+	f.rt.enter(t, "Write")
 	written := 0
 	for written < len(p) {
-		if f.closed {
-			return written, f.wrap("write", ErrClosed)
-		}
 		n, err := f.write(p[written:])
-		switch {
-		case err == nil:
-			written += n
-			continue
-		case err == unix.EINTR:
-			continue
-		case err != unix.EAGAIN:
-			return written, f.wrap("write", err)
+		written += n
+		if err == unix.EAGAIN {
+			err = f.rt.fds.WaitWritable(t, f.fd, f.writeDeadline)
 		}
-		if err := f.rt.fds.WaitWritable(t, f.fd, f.writeDeadline); err != nil {
+		if err != nil {
 			return written, f.wrap("write", err)
 		}
 	}
 	return written, nil
 }
 
-func (f *File) write(p []byte) (int, error) {
-	if f.socket {
-		return unix.SendmsgN(f.fd, p, nil, nil, unix.MSG_NOSIGNAL)
+// TryWrite is Write for a raw step, which must not suspend: it writes what
+// the descriptor takes now and returns how much. If that is not all of p,
+// it parks t until the descriptor can take more and returns ErrAgain
+// (also when t's turn is spent, having written nothing): the step returns
+// Yield and writes the rest at its next step.
+func (f *File) TryWrite(t *Task, p []byte) (int, error) {
+	if !f.rt.tryEnter(t, "TryWrite") {
+		return 0, ErrAgain
 	}
-	return unix.Write(f.fd, p)
+	written := 0
+	for written < len(p) {
+		n, err := f.write(p[written:])
+		written += n
+		if err == unix.EAGAIN {
+			return written, f.park(t, "write", f.writeDeadline, f.rt.fds.BlockForWriting)
+		}
+		if err != nil {
+			return written, f.wrap("write", err)
+		}
+	}
+	return written, nil
+}
+
+// write is one write that does not park. Sockets are written with
+// send(MSG_NOSIGNAL): a vanished peer gives EPIPE, never SIGPIPE.
+func (f *File) write(p []byte) (int, error) {
+	if f.closed {
+		return 0, ErrClosed
+	}
+	for {
+		var n int
+		var err error
+		if f.network != "" {
+			n, err = unix.SendmsgN(f.fd, p, nil, nil, unix.MSG_NOSIGNAL)
+		} else {
+			n, err = unix.Write(f.fd, p)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
 }
 
 // Close closes the descriptor. Tasks parked on it wake with ErrClosed, and
@@ -178,19 +240,16 @@ func (f *File) Close() error {
 	if f.onClose != nil {
 		f.onClose()
 	}
-	if err := f.rt.fds.CloseFd(f.fd); err != nil {
-		return f.wrap("close", err)
-	}
-	return nil
+	return f.wrap("close", f.rt.fds.CloseFd(f.fd))
 }
 
 // CloseWrite shuts down the writing side of a socket, so that the peer
 // reads EOF while the reading side stays open.
 func (f *File) CloseWrite() error {
-	if err := unix.Shutdown(f.fd, unix.SHUT_WR); err != nil {
-		return f.wrap("shutdown", err)
+	if f.closed {
+		return f.wrap("close write", ErrClosed)
 	}
-	return nil
+	return f.wrap("close write", unix.Shutdown(f.fd, unix.SHUT_WR))
 }
 
 // For binds f to the task that uses it, as an io.ReadWriter, so that bufio,
@@ -206,11 +265,19 @@ type boundFile struct {
 func (b boundFile) Read(p []byte) (int, error)  { return b.f.Read(b.t, p) }
 func (b boundFile) Write(p []byte) (int, error) { return b.f.Write(b.t, p) }
 
-// wrap adds what failed, and where, to err, keeping it testable with
-// errors.Is (ErrClosed, ErrTimeout, syscall errors such as ECONNRESET).
+// wrap adds the operation and the file to err, once, the way package os and
+// package net do: a socket's errors are *net.OpErrors naming its addresses,
+// any other's (an unnamed socket's too) *os.PathErrors naming the file.
+// io.EOF is returned bare, as io.Reader's contract wants, and nil stays nil.
 func (f *File) wrap(op string, err error) error {
-	if errors.Is(err, io.EOF) {
+	switch {
+	case err == nil || err == io.EOF:
 		return err
+	case f.laddr != nil || f.raddr != nil:
+		return &net.OpError{Op: op, Net: f.network, Source: f.laddr, Addr: f.raddr, Err: err}
 	}
 	return &os.PathError{Op: op, Path: f.name, Err: err}
 }
+
+// String describes the File for messages: its name and descriptor.
+func (f *File) String() string { return fmt.Sprintf("%s (fd %d)", f.name, f.fd) }

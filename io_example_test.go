@@ -133,7 +133,7 @@ func ExampleFile_SetReadDeadline() {
 		fmt.Println(err)
 	}
 	// Output:
-	// read pipe: task: wait timed out
+	// read pipe: i/o timeout
 	// true
 }
 

@@ -241,7 +241,7 @@ func TestLargeWrite(t *testing.T) {
 		rt.Go("reader", func(tk *lwtask.Task) {
 			buf := make([]byte, 4096)
 			for {
-				if writer.State() == task.Blocked && strings.Contains(writer.WaitingFor(), "write") {
+				if writer.State() == task.Blocked && strings.Contains(writer.Info().WaitingFor, "write") {
 					sawParked = true
 				}
 				n, err := rd.Read(tk, buf)
@@ -807,7 +807,7 @@ func TestDeadlines(t *testing.T) {
 			if _, err := c.ReadLine(tk); !isTimeout(err) {
 				t.Errorf("ReadLine past the deadline: %v; want a timeout", err)
 			}
-			rt.Unblock(&timedOut)
+			timedOut.Unblock()
 			rd.SetDeadline(time.Time{})
 			line, err := c.ReadLine(tk)
 			if string(line) != "after the timeout" || err != nil {
@@ -831,7 +831,7 @@ func TestDeadlines(t *testing.T) {
 				t.Errorf("Write past the deadline = %d, %v; want a timeout", n, err)
 			}
 			// Someone drains the pipe, and the next write goes through.
-			rt.Unblock(&timedOut)
+			timedOut.Unblock()
 			wr.SetWriteDeadline(time.Now().Add(hangLimit))
 			if n, err := wr.Write(tk, []byte("spam")); n != 4 || err != nil {
 				t.Errorf("Write after the timeout = %d, %v", n, err)

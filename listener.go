@@ -38,6 +38,9 @@ type Listener struct {
 // as net.Listen does. The address is resolved with the standard library,
 // before any task runs.
 func (r *Runtime) Listen(network, address string) (*Listener, error) {
+	if err := checkNetwork("listen", network); err != nil {
+		return nil, err
+	}
 	nl, err := net.Listen(network, address)
 	if err != nil {
 		return nil, err
@@ -54,7 +57,7 @@ func (r *Runtime) AdoptListener(l net.Listener) (*Listener, error) {
 func (r *Runtime) adoptListener(nl net.Listener, own bool) (*Listener, error) {
 	sc, ok := nl.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("lwtask: listener %T has no descriptor", nl)
+		return nil, &net.OpError{Op: "adopt", Net: nl.Addr().Network(), Addr: nl.Addr(), Err: fmt.Errorf("%T has no descriptor", nl)}
 	}
 	l := &Listener{addr: nl.Addr()}
 	if ul, ok := nl.(*net.UnixListener); ok && own {
@@ -85,9 +88,7 @@ func (l *Listener) Fd() int { return l.f.fd }
 
 // Close stops listening. Tasks parked in Accept wake with ErrClosed.
 func (l *Listener) Close() error {
-	for t := l.resting.Front(); t != nil; t = l.resting.Front() {
-		l.f.rt.Wake(t, ErrClosed)
-	}
+	l.resting.WakeAll(ErrClosed)
 	err := l.f.Close()
 	if l.unlink != "" {
 		os.Remove(l.unlink)
@@ -99,9 +100,52 @@ func (l *Listener) Close() error {
 // Accept waits for a connection and returns it, non-blocking and
 // close-on-exec, with the peer's address.
 func (l *Listener) Accept(t *Task) (*Conn, error) {
+	l.f.rt.enter(t, "Accept")
+	for {
+		c, err := l.accept()
+		switch {
+		case err == unix.EAGAIN:
+			err = l.f.rt.fds.WaitReadable(t, l.f.fd, l.f.readDeadline)
+		case isResourceShortage(err):
+			err = l.waitForResources(t, err)
+		default:
+			return c, l.f.wrap("accept", err)
+		}
+		if err != nil {
+			return nil, l.f.wrap("accept", err)
+		}
+	}
+}
+
+// TryAccept is Accept for a raw step, which must not suspend: with no
+// connection pending, or the process out of descriptors, it parks t until
+// it should try again and returns ErrAgain, as it does when t's turn is
+// spent. The step returns Yield and calls TryAccept again at its next
+// step.
+func (l *Listener) TryAccept(t *Task) (*Conn, error) {
+	if !l.f.rt.tryEnter(t, "TryAccept") {
+		return nil, ErrAgain
+	}
+	c, err := l.accept()
+	switch {
+	case err == unix.EAGAIN:
+		return nil, l.f.park(t, "accept", l.f.readDeadline, l.f.rt.fds.BlockForReading)
+	case isResourceShortage(err):
+		l.backOff(err)
+		if err := t.BlockUntil(&l.resting, time.Now().Add(l.backoff)); err != nil {
+			return nil, l.f.wrap("accept", err)
+		}
+		return nil, ErrAgain
+	}
+	return c, l.f.wrap("accept", err)
+}
+
+// accept takes one pending connection, if any, without waiting. It returns
+// EAGAIN and resource shortages bare.
+func (l *Listener) accept() (*Conn, error) {
 	for {
 		if l.f.closed {
-			return nil, l.f.wrap("accept", ErrClosed)
+			return nil, ErrClosed
 		}
 		fd, sa, err := accept(l.f.fd)
 		switch {
@@ -110,26 +154,9 @@ func (l *Listener) Accept(t *Task) (*Conn, error) {
 			return l.newConn(fd, sa), nil
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 			continue
-		case err == unix.EAGAIN:
-			if err := l.f.waitReadable(t); err != nil {
-				return nil, wrapAccept(err)
-			}
-		case isResourceShortage(err):
-			if err := l.waitForResources(t, err); err != nil {
-				return nil, l.f.wrap("accept", err)
-			}
-		default:
-			return nil, l.f.wrap("accept", err)
 		}
+		return nil, err
 	}
-}
-
-func wrapAccept(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		pe.Op = "accept"
-	}
-	return err
 }
 
 func isResourceShortage(err error) bool {
@@ -139,13 +166,7 @@ func isResourceShortage(err error) bool {
 // waitForResources sleeps, not watching the listener, 5 ms doubling to a
 // second, as net/http does. Close ends the sleep with ErrClosed.
 func (l *Listener) waitForResources(t *Task, err error) error {
-	l.backoff = min(max(2*l.backoff, minAcceptBackoff), maxAcceptBackoff)
-	if l.OnTemporaryError != nil {
-		l.OnTemporaryError(l.f.wrap("accept", err), l.backoff)
-	}
-	if l.resting.Label == "" {
-		l.resting.Label = "accept back-off on " + l.addr.String()
-	}
+	l.backOff(err)
 	err = t.WaitUntil(&l.resting, time.Now().Add(l.backoff))
 	if errors.Is(err, ErrTimeout) {
 		return nil
@@ -153,16 +174,26 @@ func (l *Listener) waitForResources(t *Task, err error) error {
 	return err
 }
 
+// backOff lengthens the back-off after accept failed with err, and says so.
+func (l *Listener) backOff(err error) {
+	l.backoff = min(max(2*l.backoff, minAcceptBackoff), maxAcceptBackoff)
+	if l.OnTemporaryError != nil {
+		l.OnTemporaryError(l.f.wrap("accept", err), l.backoff)
+	}
+	if l.resting.Label == "" {
+		l.resting.Label = "accept back-off on " + l.addr.String()
+	}
+}
+
 func (l *Listener) newConn(fd int, sa unix.Sockaddr) *Conn {
-	f := &File{rt: l.f.rt, fd: fd, socket: true}
-	peer := sockaddrToAddr(sa)
-	if _, ok := sa.(*unix.SockaddrUnix); ok || peer == nil {
+	f := &File{rt: l.f.rt, fd: fd, network: l.f.network, laddr: l.addr, raddr: sockaddrToAddr(sa)}
+	if _, ok := sa.(*unix.SockaddrUnix); ok || f.raddr == nil {
 		f.name = "connection on " + l.addr.String()
 	} else {
-		f.name = "connection from " + peer.String()
+		f.name = "connection from " + f.raddr.String()
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
-	return &Conn{File: f, peer: peer}
+	return &Conn{f: f}
 }
 
 func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
@@ -178,6 +209,9 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 		}
 		return addr
 	case *unix.SockaddrUnix:
+		if a.Name == "" || a.Name == "@" { // unnamed: a socketpair's, or a client's
+			return nil
+		}
 		return &net.UnixAddr{Name: a.Name, Net: "unix"}
 	}
 	return nil
@@ -187,32 +221,51 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 // being made. Host names are resolved with the standard library, which may
 // block the scheduler: dial addresses where that matters.
 func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
-	sa, domain, err := resolve(network, address)
-	if err != nil {
+	r.enter(t, "Dial")
+	if err := checkNetwork("dial", network); err != nil {
 		return nil, err
 	}
+	sa, domain, err := resolve(network, address)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
+	raddr := sockaddrToAddr(sa)
 	fd, err := socket(domain)
 	if err != nil {
-		return nil, fmt.Errorf("lwtask: dial %s: %w", address, err)
+		return nil, &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: os.NewSyscallError("socket", err)}
 	}
-	f := &File{rt: r, fd: fd, name: "connection to " + address, socket: true}
+	kind := "tcp"
+	if domain == unix.AF_UNIX {
+		kind = "unix"
+	}
+	f := &File{rt: r, fd: fd, name: "connection to " + address, network: kind, raddr: raddr}
 	if err := f.connect(t, sa); err != nil {
 		f.Close()
 		return nil, err
 	}
+	if lsa, err := unix.Getsockname(fd); err == nil {
+		f.laddr = sockaddrToAddr(lsa)
+	}
 	if domain != unix.AF_UNIX {
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
-	return &Conn{File: f, peer: sockaddrToAddr(sa)}, nil
+	return &Conn{f: f}, nil
+}
+
+// checkNetwork refuses the networks lwtask cannot serve, with the error
+// package net gives for an unknown one, so that Listen and Dial say the
+// same.
+func checkNetwork(op, network string) error {
+	switch network {
+	case "tcp", "tcp4", "tcp6", "unix":
+		return nil
+	}
+	return &net.OpError{Op: op, Net: network, Err: net.UnknownNetworkError(network)}
 }
 
 func resolve(network, address string) (unix.Sockaddr, int, error) {
-	switch network {
-	case "unix":
+	if network == "unix" {
 		return &unix.SockaddrUnix{Name: address}, unix.AF_UNIX, nil
-	case "tcp", "tcp4", "tcp6":
-	default:
-		return nil, 0, fmt.Errorf("lwtask: dial: unsupported network %q", network)
 	}
 	ta, err := net.ResolveTCPAddr(network, address)
 	if err != nil {
@@ -242,17 +295,17 @@ func (f *File) connect(t *Task, sa unix.Sockaddr) error {
 		return nil
 	case unix.EINPROGRESS, unix.EALREADY:
 	default:
-		return f.wrap("connect", err)
+		return f.wrap("dial", err)
 	}
 	if err := f.rt.fds.WaitWritable(t, f.fd, f.writeDeadline); err != nil {
-		return f.wrap("connect", err)
+		return f.wrap("dial", err)
 	}
 	soErr, err := unix.GetsockoptInt(f.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 	if err == nil && soErr != 0 {
 		err = unix.Errno(soErr)
 	}
 	if err != nil {
-		return f.wrap("connect", err)
+		return f.wrap("dial", err)
 	}
 	return nil
 }

@@ -397,7 +397,7 @@ func TestPeerNeverReads(t *testing.T) {
 		})
 		rd, wr := newPipe(t, rt)
 		rt.Go("pinger", func(tk *lwtask.Task) {
-			for writer.State() != task.Blocked || !strings.Contains(writer.WaitingFor(), "write") {
+			for writer.State() != task.Blocked || !strings.Contains(writer.Info().WaitingFor, "write") {
 				tk.Yield()
 			}
 			before := written

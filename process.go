@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"syscall"
 
-	"github.com/lwtask/lwtask/task"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,14 +13,14 @@ import (
 func (r *Runtime) Pipe() (rd, wr *File, err error) {
 	var p [2]int
 	if err := pipe(&p); err != nil {
-		return nil, nil, fmt.Errorf("lwtask: pipe: %w", err)
+		return nil, nil, os.NewSyscallError("pipe", err)
 	}
 	rd, err1 := r.NewFile(p[0], "pipe")
 	wr, err2 := r.NewFile(p[1], "pipe")
 	if err1 != nil || err2 != nil {
 		unix.Close(p[0])
 		unix.Close(p[1])
-		return nil, nil, fmt.Errorf("lwtask: pipe: %w", firstErr(err1, err2))
+		return nil, nil, firstErr(err1, err2)
 	}
 	return rd, wr, nil
 }
@@ -53,7 +52,7 @@ type Process struct {
 	Stdin   *Conn // the child's standard input: write to it, then Close it
 	Stdout  *Conn // the child's standard output
 	rt      *Runtime
-	exited  task.Queue
+	exited  Queue
 	reaping bool // a goroutine waits for the exit
 	done    bool
 	err     error
@@ -63,7 +62,7 @@ type Process struct {
 // (cmd.Stdin and cmd.Stdout must be nil; cmd.Stderr is the caller's).
 func (r *Runtime) StartCommand(cmd *exec.Cmd) (*Process, error) {
 	if cmd.Stdin != nil || cmd.Stdout != nil {
-		return nil, fmt.Errorf("lwtask: StartCommand: %s already has Stdin or Stdout", cmd.Path)
+		return nil, fmt.Errorf("StartCommand %s: Stdin or Stdout already set", cmd.Path)
 	}
 	childIn, parentIn, err := childPipe(false)
 	if err != nil {
@@ -84,7 +83,7 @@ func (r *Runtime) StartCommand(cmd *exec.Cmd) (*Process, error) {
 		unix.Close(parentOut)
 		return nil, err
 	}
-	p := &Process{Cmd: cmd, rt: r, exited: task.Queue{Label: "exit of " + cmd.Path}}
+	p := &Process{Cmd: cmd, rt: r, exited: Queue{Label: "exit of " + cmd.Path}}
 	p.Stdin = r.newPipeConn(parentIn, "stdin of "+cmd.Path)
 	p.Stdout = r.newPipeConn(parentOut, "stdout of "+cmd.Path)
 	return p, nil
@@ -96,7 +95,7 @@ func (r *Runtime) StartCommand(cmd *exec.Cmd) (*Process, error) {
 func childPipe(childWrites bool) (child *os.File, parent int, err error) {
 	var p [2]int
 	if err := pipe(&p); err != nil {
-		return nil, -1, fmt.Errorf("lwtask: pipe: %w", err)
+		return nil, -1, os.NewSyscallError("pipe", err)
 	}
 	if childWrites {
 		return os.NewFile(uintptr(p[1]), "|1"), p[0], nil
@@ -106,7 +105,7 @@ func childPipe(childWrites bool) (child *os.File, parent int, err error) {
 
 func (r *Runtime) newPipeConn(fd int, name string) *Conn {
 	unix.SetNonblock(fd, true)
-	return &Conn{File: &File{rt: r, fd: fd, name: name}}
+	return &Conn{f: &File{rt: r, fd: fd, name: name}}
 }
 
 // Wait parks t until the process has exited and returns its exit error, as
@@ -114,6 +113,7 @@ func (r *Runtime) newPipeConn(fd int, name string) *Conn {
 // tasks may wait; the exit is waited for once, on a goroutine that ends
 // with it.
 func (p *Process) Wait(t *Task) error {
+	p.rt.enter(t, "Wait")
 	if p.done {
 		return p.err
 	}
@@ -135,8 +135,6 @@ func (p *Process) reap(release func()) {
 	p.rt.Post(func() {
 		release()
 		p.done, p.err = true, err
-		for p.exited.Len() > 0 {
-			p.rt.Unblock(&p.exited)
-		}
+		p.exited.WakeAll(nil)
 	})
 }

@@ -338,7 +338,7 @@ func TestRuntimeWaits(t *testing.T) {
 			posted := make(chan error, 1)
 			go func() {
 				<-waiting
-				posted <- rt.Post(func() { rt.Unblock(&q) })
+				posted <- rt.Post(func() { q.Unblock() })
 			}()
 			if err := rt.Run(); err != nil {
 				t.Fatal(err)

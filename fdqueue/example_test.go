@@ -14,13 +14,11 @@ import (
 // lwtask.New does: the queues are where the scheduler waits when no task is
 // ready. Close the queues once Run has returned.
 func exampleLoop() (*scheduler.Scheduler, *fdqueue.FdQueues) {
-	s := scheduler.New()
-	q, err := fdqueue.New(s, "")
+	q, err := fdqueue.New("")
 	if err != nil {
 		panic(err)
 	}
-	s.SetEventSource(q)
-	return s, q
+	return scheduler.New(scheduler.WithEventSource(q)), q
 }
 
 // examplePipe returns a pipe whose read end is non-blocking, so that a
@@ -47,7 +45,7 @@ func ExampleFdQueues_BlockForReading() {
 
 	buf := make([]byte, 64)
 	s.GoStep("reader", func(t *task.Task) task.Status {
-		if err := t.TakeWakeErr(); err != nil { // a deadline, or CloseFd
+		if err := t.WaitErr(); err != nil { // a deadline, or CloseFd
 			fmt.Println("reader:", err)
 			q.CloseFd(r)
 			return task.Finish
@@ -56,7 +54,7 @@ func ExampleFdQueues_BlockForReading() {
 		switch {
 		case err == unix.EAGAIN:
 			fmt.Println("reader: waiting for input")
-			if err := q.BlockForReading(r, time.Time{}); err != nil {
+			if err := q.BlockForReading(t, r, time.Time{}); err != nil {
 				fmt.Println("reader:", err)
 				q.CloseFd(r)
 				return task.Finish
@@ -103,7 +101,7 @@ func ExampleFdQueues_WaitReadable() {
 		fmt.Println(err)
 	}
 	// Output:
-	// reader: task: wait timed out
+	// reader: i/o timeout
 }
 
 // Closing a descriptor through its queues wakes the tasks parked on it with
@@ -127,5 +125,5 @@ func ExampleFdQueues_CloseFd() {
 	}
 	// Output:
 	// closer: closing the pipe
-	// reader: fdqueue: descriptor closed
+	// reader: use of closed descriptor
 }

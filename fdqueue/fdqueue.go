@@ -3,31 +3,44 @@
 // wait_for_event, which waits on the descriptors that have parked tasks and
 // unblocks the head of each ready queue.
 //
-// An FdQueues is a scheduler's event source (scheduler.EventSource): when no
-// task is ready, the scheduler waits in it for descriptors or the next timer,
-// and after every round of the ready list it polls it without waiting.
+// An FdQueues is a scheduler's event source (scheduler.WithEventSource):
+// when no task is ready, the scheduler waits in it for descriptors or the
+// next timer, and between turns it polls it without waiting.
 //
 // The poller's registrations follow the queues lazily: a descriptor is
 // watched for a direction when a task parks on it, and stays watched while
 // its queue is empty until an event shows that nobody waits any more. A task
 // that reads, parks, reads again thus costs no registration calls at all.
+//
+// Errors are returned bare (ErrClosed, task.ErrTimeout, ErrFdTooLarge, a
+// syscall.Errno), for the caller to wrap once with the operation and the
+// file it concerns, as package lwtask does.
 package fdqueue
 
 import (
 	"errors"
-	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"strconv"
 	"time"
 
 	"github.com/lwtask/lwtask/fdqueue/poller"
+	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
 	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is the error a task parked on a descriptor gets when the
 // descriptor is closed, and that operations on a closed descriptor return.
-var ErrClosed = errors.New("fdqueue: descriptor closed")
+// It matches both net.ErrClosed and os.ErrClosed with errors.Is.
+var ErrClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string { return "use of closed descriptor" }
+
+func (closedError) Is(target error) bool { return target == net.ErrClosed || target == os.ErrClosed }
 
 // ErrFdTooLarge is returned when the select backend is asked to wait on a
 // descriptor at or above FD_SETSIZE.
@@ -36,11 +49,10 @@ var ErrFdTooLarge = poller.ErrFdTooLarge
 // FdQueues holds the read and write queues of every descriptor that tasks
 // wait on.
 type FdQueues struct {
-	sched  task.Scheduler
-	poller poller.Poller
+	poller *poller.Poller
 	fds    []*fdQueue // indexed by descriptor
 	events []poller.Event
-	parked int       // tasks in all the queues, kept by task.Queue.Tally
+	parked int       // tasks in all the queues, kept by the queues' tally
 	yield  time.Time // when Wait last let the Go scheduler run
 }
 
@@ -57,24 +69,24 @@ const yieldInterval = time.Millisecond
 // fdQueue is one descriptor's pair of queues.
 type fdQueue struct {
 	readq, writeq task.Queue
-	watched       poller.Events // what the poller is told to watch for
 }
 
-// New returns queues whose tasks run on s, waiting with the named poller
-// backend ("" for the best this system has: see poller.Names).
-func New(s task.Scheduler, backend string) (*FdQueues, error) {
+// New returns the descriptor queues of one scheduler, waiting with the
+// named poller backend ("" for the best this system has: see
+// poller.Names).
+func New(backend string) (*FdQueues, error) {
 	p, err := poller.New(backend)
 	if err != nil {
 		return nil, err
 	}
-	return &FdQueues{sched: s, poller: p, events: make([]poller.Event, 64)}, nil
+	return &FdQueues{poller: p, events: make([]poller.Event, 64)}, nil
 }
 
 // Backend returns the name of the poller backend in use.
 func (q *FdQueues) Backend() string { return q.poller.Name() }
 
 // Close releases the poller. Tasks still parked are not woken: end them
-// first (scheduler.Run does so before it returns).
+// first (the scheduler's Run does so before it returns).
 func (q *FdQueues) Close() error { return q.poller.Close() }
 
 // Parked returns the number of tasks parked on descriptors.
@@ -83,69 +95,66 @@ func (q *FdQueues) Parked() int { return q.parked }
 // Wakeup makes a Wait in progress return; any goroutine may call it.
 func (q *FdQueues) Wakeup() { q.poller.Wakeup() }
 
-// BlockForReading parks the current task until fd is readable (or at EOF,
-// or in error). As in the essay, the task's step should yield right after;
-// generator-style tasks call WaitReadable instead. A zero deadline means
-// none; past it the task is woken with task.ErrTimeout.
-func (q *FdQueues) BlockForReading(fd int, deadline time.Time) error {
-	return q.block(fd, poller.Read, deadline)
-}
-
-// BlockForWriting parks the current task until fd is writable.
-func (q *FdQueues) BlockForWriting(fd int, deadline time.Time) error {
-	return q.block(fd, poller.Write, deadline)
-}
-
-// WaitReadable parks the generator-style task t until fd is readable and
-// returns nil, or why it was woken otherwise: ErrClosed, task.ErrTimeout.
+// WaitReadable parks the generator-style task t until fd is readable (or
+// at EOF, or in error) and returns nil, or why it was woken otherwise:
+// ErrClosed, task.ErrTimeout past the deadline (the zero time is none),
+// task.ErrKilled. A descriptor that the poller refuses (ErrFdTooLarge)
+// gives its error at once.
 func (q *FdQueues) WaitReadable(t *task.Task, fd int, deadline time.Time) error {
-	return q.wait(t, fd, poller.Read, deadline)
+	return q.wait(t, "WaitReadable", fd, poller.Read, deadline, true)
 }
 
 // WaitWritable parks the generator-style task t until fd is writable.
 func (q *FdQueues) WaitWritable(t *task.Task, fd int, deadline time.Time) error {
-	return q.wait(t, fd, poller.Write, deadline)
+	return q.wait(t, "WaitWritable", fd, poller.Write, deadline, true)
 }
 
-func (q *FdQueues) wait(t *task.Task, fd int, dir poller.Events, deadline time.Time) error {
-	if err := q.block(fd, dir, deadline); err != nil {
+// BlockForReading is WaitReadable for a raw step: it parks t, the running
+// task, until fd is readable, after which the step returns task.Yield, as
+// the essay's block_for_reading is followed by yield. The step is called
+// again once t is woken, and finds why in t.WaitErr(). An error means t was
+// not parked.
+func (q *FdQueues) BlockForReading(t *task.Task, fd int, deadline time.Time) error {
+	return q.wait(t, "BlockForReading", fd, poller.Read, deadline, false)
+}
+
+// BlockForWriting is BlockForReading for writing.
+func (q *FdQueues) BlockForWriting(t *task.Task, fd int, deadline time.Time) error {
+	return q.wait(t, "BlockForWriting", fd, poller.Write, deadline, false)
+}
+
+// wait parks t on fd's queue for dir, having made sure the poller watches
+// fd for dir: then parks it (generator style) or leaves it to its step to
+// yield.
+func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, deadline time.Time, park bool) error {
+	c := (*core.Task)(t)
+	if err := c.BeginWait(op); err != nil {
 		return err
 	}
-	t.Yield()
-	return t.TakeWakeErr()
-}
-
-// block parks the current task on fd's queue for dir, first making sure the
-// poller watches fd for dir. If the poller refuses fd (select's descriptor
-// limit), the task is not parked and gets the error.
-func (q *FdQueues) block(fd int, dir poller.Events, deadline time.Time) error {
-	if fd < 0 {
-		return fmt.Errorf("fdqueue: wait on descriptor %d: %w", fd, unix.EBADF)
-	}
-	fq := q.queues(fd)
-	if err := q.watch(fd, fq, fq.watched|dir); err != nil {
+	queue, err := q.watch(fd, dir)
+	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			// epoll refuses regular files, which are always ready: the
-			// task is not parked and only yields its turn.
+			// caller's next read or write goes through.
 			return nil
 		}
-		return fmt.Errorf("fdqueue: wait on descriptor %d: %w", fd, err)
+		return err
 	}
-	queue := &fq.readq
-	if dir == poller.Write {
-		queue = &fq.writeq
+	c.Enqueue(queue, nil)
+	if park {
+		_, err = c.Park(op, c.Deadline(deadline))
+		return err
 	}
-	if deadline.IsZero() {
-		q.sched.Block(queue)
-	} else {
-		q.sched.BlockUntil(queue, deadline)
-	}
+	c.Suspend(c.Deadline(deadline))
 	return nil
 }
 
-// queues returns fd's queues, creating them on first use: the essay's
-// get_fd_queues.
-func (q *FdQueues) queues(fd int) *fdQueue {
+// watch makes sure the poller watches fd for dir, and returns the queue to
+// park in: the essay's get_fd_queues, with its queues made on first use.
+func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {
+	if fd < 0 {
+		return nil, unix.EBADF
+	}
 	if fd >= len(q.fds) {
 		q.fds = append(q.fds, make([]*fdQueue, fd+1-len(q.fds))...)
 	}
@@ -153,11 +162,34 @@ func (q *FdQueues) queues(fd int) *fdQueue {
 	if fq == nil {
 		name := "fd " + strconv.Itoa(fd)
 		fq = &fdQueue{readq: task.Queue{Label: name + " read"}, writeq: task.Queue{Label: name + " write"}}
-		fq.readq.Tally(&q.parked)
-		fq.writeq.Tally(&q.parked)
+		fq.read().Tally(&q.parked)
+		fq.write().Tally(&q.parked)
 		q.fds[fd] = fq
 	}
-	return fq
+	if err := q.setWatch(fd, q.poller.Watched(fd)|dir); err != nil {
+		return nil, err
+	}
+	if dir == poller.Read {
+		return fq.read(), nil
+	}
+	return fq.write(), nil
+}
+
+func (fq *fdQueue) read() *core.Queue  { return (*core.Queue)(&fq.readq) }
+func (fq *fdQueue) write() *core.Queue { return (*core.Queue)(&fq.writeq) }
+
+// setWatch brings the poller's interest in fd to want.
+func (q *FdQueues) setWatch(fd int, want poller.Events) error {
+	switch had := q.poller.Watched(fd); {
+	case want == had:
+		return nil
+	case had == 0:
+		return q.poller.Register(fd, want)
+	case want == 0:
+		return q.poller.Unregister(fd)
+	default:
+		return q.poller.Modify(fd, want)
+	}
 }
 
 func (q *FdQueues) lookup(fd int) *fdQueue {
@@ -165,25 +197,6 @@ func (q *FdQueues) lookup(fd int) *fdQueue {
 		return nil
 	}
 	return q.fds[fd]
-}
-
-// watch brings the poller's interest in fd to want.
-func (q *FdQueues) watch(fd int, fq *fdQueue, want poller.Events) error {
-	var err error
-	switch {
-	case want == fq.watched:
-		return nil
-	case fq.watched == 0:
-		err = q.poller.Register(fd, want)
-	case want == 0:
-		err = q.poller.Unregister(fd)
-	default:
-		err = q.poller.Modify(fd, want)
-	}
-	if err == nil {
-		fq.watched = want
-	}
-	return err
 }
 
 // CloseFd forgets fd and closes it. Every task parked on it is woken with
@@ -202,24 +215,24 @@ func (q *FdQueues) Forget(fd int) {
 	if fq == nil {
 		return
 	}
-	q.wakeAll(&fq.readq, ErrClosed)
-	q.wakeAll(&fq.writeq, ErrClosed)
-	if fq.watched != 0 {
+	fq.readq.WakeAll(ErrClosed)
+	fq.writeq.WakeAll(ErrClosed)
+	if q.poller.Watched(fd) != 0 {
 		q.poller.Unregister(fd) // the descriptor is on its way out; nothing to do on failure
 	}
 	q.fds[fd] = nil
-}
-
-func (q *FdQueues) wakeAll(queue *task.Queue, err error) {
-	for t := queue.Front(); t != nil; t = queue.Front() {
-		q.sched.Wake(t, err)
-	}
 }
 
 // Wait is the essay's wait_for_event: it waits up to timeout (negative: no
 // limit; zero: just poll) for the descriptors tasks are parked on, and for
 // each one ready unblocks the head of its read queue, its write queue or
 // both.
+//
+// Why no sequence numbers on registrations, which the Go runtime's
+// netpoller tags its events with against a descriptor closed and its
+// number reused: every event of one Wait is dispatched before any task
+// runs, and a descriptor is only closed by a task (CloseFd), which
+// unregisters it first. No event can outlive the descriptor it was for.
 func (q *FdQueues) Wait(timeout time.Duration) error {
 	if now := time.Now(); now.Sub(q.yield) >= yieldInterval {
 		q.yield = now
@@ -227,7 +240,7 @@ func (q *FdQueues) Wait(timeout time.Duration) error {
 	}
 	n, err := q.poller.Wait(q.events, timeout)
 	if err != nil {
-		return fmt.Errorf("fdqueue: %s wait: %w", q.poller.Name(), err)
+		return err
 	}
 	for _, ev := range q.events[:n] {
 		q.dispatch(ev)
@@ -240,19 +253,20 @@ func (q *FdQueues) Wait(timeout time.Duration) error {
 }
 
 // dispatch unblocks the tasks waiting for ev. A direction nobody waits for
-// any more (the task timed out, or was killed) is no longer watched.
+// any more (the task timed out, was killed, or chose another case of a
+// select) is no longer watched.
 func (q *FdQueues) dispatch(ev poller.Event) {
 	fq := q.lookup(ev.Fd)
 	if fq == nil {
 		q.poller.Unregister(ev.Fd) // a stray registration: drop it
 		return
 	}
-	want := fq.watched
-	if ev.Events&poller.Read != 0 && q.sched.Unblock(&fq.readq) == nil {
+	want := q.poller.Watched(ev.Fd)
+	if ev.Events&poller.Read != 0 && fq.readq.Unblock() == nil {
 		want &^= poller.Read
 	}
-	if ev.Events&poller.Write != 0 && q.sched.Unblock(&fq.writeq) == nil {
+	if ev.Events&poller.Write != 0 && fq.writeq.Unblock() == nil {
 		want &^= poller.Write
 	}
-	q.watch(ev.Fd, fq, want) // on failure the next event retries
+	q.setWatch(ev.Fd, want) // on failure the next event retries
 }

@@ -26,15 +26,14 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func forEach(t *testing.T, test func(t *testing.T, s *scheduler.Scheduler, q *FdQueues)) {
 	for _, name := range poller.Names() {
 		t.Run(name, func(t *testing.T) {
-			s := scheduler.New()
-			q, err := New(s, name)
+			q, err := New(name)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if q.Backend() != name {
 				t.Fatalf("Backend() = %q, want %q", q.Backend(), name)
 			}
-			s.SetEventSource(q)
+			s := scheduler.New(scheduler.WithEventSource(q))
 			t.Cleanup(func() {
 				if err := q.Close(); err != nil {
 					t.Error(err)
@@ -142,14 +141,14 @@ func TestBlockForReadingStep(t *testing.T) {
 			switch state {
 			case 0:
 				state = 1
-				if err := q.BlockForReading(r, time.Time{}); err != nil {
+				if err := q.BlockForReading(tk, r, time.Time{}); err != nil {
 					t.Error(err)
 					return task.Finish
 				}
 				log = append(log, "parked")
 				return task.Yield
 			default:
-				if err := tk.TakeWakeErr(); err != nil {
+				if err := tk.WaitErr(); err != nil {
 					t.Error(err)
 				}
 				log = append(log, "read "+read(t, r))
@@ -178,8 +177,6 @@ func TestBlockForReadingStep(t *testing.T) {
 // again, and dropped once an event finds nobody waiting.
 func TestLazyRegistration(t *testing.T) {
 	forEach(t, func(t *testing.T, s *scheduler.Scheduler, q *FdQueues) {
-		calls := &countingPoller{Poller: q.poller}
-		q.poller = calls
 		r, w := pipe(t)
 		defer closeAll(r, w)
 		release := bystander(t, s, q)
@@ -201,40 +198,19 @@ func TestLazyRegistration(t *testing.T) {
 					tk.Yield()
 				}
 			}
-			if calls.register != 2 || calls.modify+calls.unregister != 0 {
-				t.Errorf("reading three times cost %+v, want the reader's and the bystander's Register only", *calls)
+			if st := q.poller.Stats(); st.Registers != 2 || st.Modifies+st.Unregisters != 0 {
+				t.Errorf("reading three times cost %+v, want the reader's and the bystander's Register only", st)
 			}
 			// Readable again with nobody parked: the next poll lets go.
 			write(t, w, "left over")
 			tk.Yield()
-			if fq := q.lookup(r); fq.watched != 0 || calls.unregister != 1 {
-				t.Errorf("watching %v with nobody parked (%+v)", fq.watched, *calls)
+			if ev, st := q.poller.Watched(r), q.poller.Stats(); ev != 0 || st.Unregisters != 1 {
+				t.Errorf("watching %v with nobody parked (%+v)", ev, st)
 			}
 			release()
 		})
 		run(t, s)
 	})
-}
-
-// countingPoller counts the registration calls made to a real poller.
-type countingPoller struct {
-	poller.Poller
-	register, modify, unregister int
-}
-
-func (c *countingPoller) Register(fd int, ev poller.Events) error {
-	c.register++
-	return c.Poller.Register(fd, ev)
-}
-
-func (c *countingPoller) Modify(fd int, ev poller.Events) error {
-	c.modify++
-	return c.Poller.Modify(fd, ev)
-}
-
-func (c *countingPoller) Unregister(fd int) error {
-	c.unregister++
-	return c.Poller.Unregister(fd)
 }
 
 // bystander parks a task on a pipe of its own, so that the scheduler polls
@@ -270,8 +246,8 @@ func TestTimeout(t *testing.T) {
 			}
 			write(t, w, "late")
 			tk.Yield()
-			if fq := q.lookup(r); fq.watched != 0 {
-				t.Errorf("still watching %v for a task that timed out", fq.watched)
+			if ev := q.poller.Watched(r); ev != 0 {
+				t.Errorf("still watching %v for a task that timed out", ev)
 			}
 			if err := q.WaitReadable(tk, r, time.Now().Add(time.Hour)); err != nil {
 				t.Errorf("WaitReadable on a readable pipe: %v", err)

@@ -40,9 +40,10 @@ func ExampleScheduler() {
 	// Terry running
 }
 
-// A raw step function blocks itself on a labelled queue and returns Yield;
-// its step is called again once another task unblocks it.
-func ExampleScheduler_Block() {
+// A raw step function blocks itself on a labelled queue and returns Yield:
+// the essay's block(queue). Its step is called again once another task
+// unblocks it, the essay's unblock(queue).
+func Example_block() {
 	s := scheduler.New()
 	doorbell := task.Queue{Label: "doorbell"}
 	waiting := false
@@ -50,7 +51,7 @@ func ExampleScheduler_Block() {
 		if !waiting {
 			fmt.Println("Arthur waiting for the doorbell")
 			waiting = true
-			s.Block(&doorbell)
+			t.Block(&doorbell)
 			return task.Yield
 		}
 		fmt.Println("Arthur opening the door")
@@ -58,7 +59,7 @@ func ExampleScheduler_Block() {
 	})
 	s.Go("Lancelot", func(t *task.Task) {
 		fmt.Println("Lancelot ringing")
-		woken := s.Unblock(&doorbell)
+		woken := doorbell.Unblock()
 		fmt.Println("Lancelot woke", woken)
 	})
 	s.Run()
@@ -193,7 +194,7 @@ func ExampleScheduler_Tasks() {
 		for _, info := range s.Tasks() {
 			fmt.Println(info)
 		}
-		s.Unblock(&doorbell)
+		doorbell.Unblock()
 	})
 	s.Go("Robin", func(t *task.Task) {})
 	s.Run()
@@ -210,7 +211,7 @@ func ExampleScheduler_DumpTasks() {
 	s.Go("Arthur", func(t *task.Task) { t.Wait(&doorbell) })
 	s.Go("Lancelot", func(t *task.Task) {
 		s.DumpTasks(os.Stdout)
-		s.Unblock(&doorbell)
+		doorbell.Unblock()
 	})
 	s.Run()
 	// Output:

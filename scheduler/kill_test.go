@@ -128,7 +128,7 @@ func TestKillBlockedOnUtensil(t *testing.T) {
 		tr.printf("waiter got the fork")
 	})
 	s.Go("killer", func(t *task.Task) {
-		tr.printf("waiter is %s on %s", waiter.State(), waiter.WaitingFor())
+		tr.printf("waiter is %s on %s", waiter.State(), waiter.Info().WaitingFor)
 		s.Kill(waiter)
 	})
 	run(t, s)
@@ -211,7 +211,7 @@ func TestUnscheduleBlocked(t *testing.T) {
 	s.Go("waker", func(t *task.Task) {
 		s.Unschedule(x)
 		tr.printf("after Unschedule: %v", x.State())
-		s.Unblock(&q)
+		q.Unblock()
 	})
 	run(t, s)
 	tr.check(t, "after Unschedule: blocked", "woken")
@@ -232,8 +232,8 @@ func TestKillIdleAndSleeping(t *testing.T) {
 		t.Sleep(time.Hour)
 	})
 	s.Go("killer", func(t *task.Task) {
-		if xi.State() != task.Idle || xs.WaitingFor() != "sleep" {
-			panic("not idle and sleeping: " + xi.State().String() + ", " + xs.WaitingFor())
+		if xi.State() != task.Idle || xs.Info().WaitingFor != "sleep" {
+			panic("not idle and sleeping: " + xi.State().String() + ", " + xs.Info().WaitingFor)
 		}
 		s.Kill(xi)
 		s.Kill(xs) // its timer goes too, or Run would wait an hour

@@ -115,7 +115,7 @@ func TestEssayOrder(t *testing.T) {
 	s.Go("B", func(t *task.Task) {
 		tr.printf("B 1")
 		t.Yield() // [C B]
-		tr.printf("B unblocks %v", s.Unblock(&q).Name())
+		tr.printf("B unblocks %v", q.Unblock().Name())
 		t.Yield() // [C A B]: A joined the tail behind C, then B rotated
 		tr.printf("B 3")
 	})
@@ -146,9 +146,9 @@ func TestWaitQueueFIFO(t *testing.T) {
 			panic(fmt.Sprintf("%d waiting at the door, want 3", q.Len()))
 		}
 		for q.Len() > 0 {
-			tr.printf("porter opens for %s", s.Unblock(&q).Name())
+			tr.printf("porter opens for %s", q.Unblock().Name())
 		}
-		if s.Unblock(&q) != nil {
+		if q.Unblock() != nil {
 			panic("Unblock of an empty queue returned a task")
 		}
 	})
@@ -208,7 +208,7 @@ func TestScheduleEdgeCases(t *testing.T) {
 		tr.printf("C 2")
 		t.Yield()
 		mustPanic("blocked", func() { s.Schedule(b) })
-		tr.printf("C frees %s", s.Unblock(&q).Name())
+		tr.printf("C frees %s", q.Unblock().Name())
 	})
 	run(t, s)
 	tr.check(t, "A", "B 1", "C 1", "B 2", "C 2", "C frees B")
@@ -430,9 +430,9 @@ func (p program) real(t *testing.T) (steps, blocked []int) {
 			pc++
 			switch o.kind {
 			case opBlock:
-				s.Block(&queues[o.arg])
+				t.Block(&queues[o.arg])
 			case opUnblock:
-				s.Unblock(&queues[o.arg])
+				queues[o.arg].Unblock()
 			case opExpire:
 				s.ExpireTimeslice(t)
 			case opUnschedule:

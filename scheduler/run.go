@@ -7,18 +7,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
 )
 
 // An EventSource is where tasks wait for the world outside the scheduler,
-// such as descriptors becoming readable. Run asks it to wait when no task is
-// ready, and to poll without waiting after every round of the ready list so
-// that a task yielding in a loop cannot starve the others' I/O.
+// such as descriptors becoming readable. Run waits in it when no task is
+// ready, and polls it without waiting between turns while tasks are parked
+// in it, so that a task yielding in a loop cannot starve the others' I/O.
 type EventSource interface {
 	// Parked returns the number of tasks waiting for events from the source.
 	Parked() int
 	// Wait waits up to timeout (negative: no limit; zero: just poll) for
-	// events and makes the tasks they concern ready. It returns early after
+	// events and wakes the tasks they concern. It returns early after
 	// Wakeup. An error ends Run.
 	Wait(timeout time.Duration) error
 	// Wakeup makes a Wait in progress, or the next one, return at once. Any
@@ -27,8 +28,8 @@ type EventSource interface {
 }
 
 // Run runs tasks until none is ready and none can become ready: nothing is
-// parked on the event source, sleeping or posted. It returns nil then, a
-// *DeadlockError if tasks are still blocked on queues that nothing can
+// parked on the event source, sleeping, held or posted. It returns nil then,
+// a *DeadlockError if tasks are still blocked on queues that nothing can
 // unblock, a *task.PanicError if a task panicked under the default policy,
 // or the event source's error. Run also returns, with nil, soon after Stop.
 //
@@ -39,25 +40,124 @@ func (s *Scheduler) Run() (err error) {
 		return ErrRunning
 	}
 	s.running = true
-	defer func() {
-		s.endAll()
-		if err == nil && s.failure != nil {
-			err = s.failure // a deferred call panicked as its task was ended
-		}
-		s.failure, s.eventErr, s.running = nil, nil, false
-	}()
-	for {
-		if err := s.runReady(); err != nil {
-			return err
-		}
-		if s.stopping.Load() {
-			return nil
-		}
-		more, err := s.waitForEvent()
-		if err != nil || !more {
-			return err
-		}
+	defer func() { err = s.shutdown(err) }()
+	for s.loop() {
+		// A panic was recovered: go on with the next turn.
 	}
+	switch {
+	case s.failure != nil:
+		return s.failure
+	case s.stopping.Load():
+		return nil
+	}
+	return s.deadlock()
+}
+
+// loop runs turns for as long as there is work, under one recovery. A panic
+// that escapes a raw step, a posted function or the event source ends the
+// task that was running, if any, is reported, and makes loop return true
+// so that Run calls it again.
+func (s *Scheduler) loop() (recovered bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(r, debug.Stack())
+			recovered = true
+		}
+	}()
+	for !s.halt.Load() && s.hasWork() {
+		s.runOnce()
+	}
+	return false
+}
+
+// runOnce is one turn of the loop, in the manner of asyncio's _run_once: it
+// polls for events, waiting only while no task is ready, wakes the tasks
+// whose deadlines have passed, runs the functions posted from other
+// goroutines, and then runs each task that was ready at that point for one
+// step. Tasks made ready during those steps go to the tail and run next
+// turn, which keeps the essay's order while letting events and timers in
+// between any two steps of one task.
+func (s *Scheduler) runOnce() {
+	s.poll()
+	if s.core.Timers() > 0 {
+		s.core.FireTimers()
+	}
+	if s.next < len(s.batch) || s.hasPosts.Load() {
+		s.runPosted()
+	}
+	// halt is checked before every step, not once a turn, so that no task
+	// runs after Stop, or after a panic that ends Run.
+	for n := s.core.ReadyLen(); n > 0; {
+		t, status, left := s.core.RunSteps(n, &s.halt)
+		if t == nil {
+			break
+		}
+		s.retire(t, status)
+		n = left
+	}
+}
+
+// poll asks the event source for events: without waiting while tasks are
+// ready or functions are posted, and otherwise until the earliest timer, if
+// any. Posting and Stop interrupt the wait.
+func (s *Scheduler) poll() {
+	timeout := time.Duration(0)
+	if s.core.ReadyLen() == 0 && !s.hasPosts.Load() {
+		timeout = s.core.NextDeadline()
+	} else if s.events.Parked() == 0 {
+		return // nothing to poll, and no reason to wait
+	}
+	if err := s.events.Wait(timeout); err != nil {
+		s.setFailure(err)
+	}
+}
+
+// hasWork reports whether a task is ready or anything could make one ready.
+func (s *Scheduler) hasWork() bool {
+	return s.core.ReadyLen() > 0 || s.events.Parked() > 0 || s.core.Timers() > 0 ||
+		s.holds > 0 || s.hasPosts.Load() || s.next < len(s.batch)
+}
+
+// recovered handles a panic that escaped a step, a posted function or the
+// event source. The running task, if any, is the culprit, and is ended.
+func (s *Scheduler) recovered(r any, stack []byte) {
+	t := s.core.Current()
+	s.core.Unwound()
+	p := &task.PanicError{Name: "(scheduler)", Value: core.Misuse(r, t), Stack: stack}
+	if t != nil {
+		p.ID, p.Name = t.ID(), t.Name()
+		s.retire(t, core.Yield)
+	}
+	s.fail(p)
+}
+
+// shutdown ends Run: it runs what is left of the posted work, so that every
+// function Post accepted runs, ends every remaining task, and returns Run's
+// result (a panic in deferred calls under the default policy, if nothing
+// else).
+func (s *Scheduler) shutdown(err error) error {
+	for s.next < len(s.batch) || s.hasPosts.Load() {
+		s.drainPosted()
+	}
+	for t := s.core.Any(); t != nil; t = s.core.Any() {
+		s.retire(t, core.Yield)
+	}
+	if err == nil {
+		err = s.failure
+	}
+	s.failure, s.running = nil, false
+	s.halt.Store(s.stopping.Load())
+	return err
+}
+
+// drainPosted runs posted functions at shutdown, each under a recovery.
+func (s *Scheduler) drainPosted() {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(r, debug.Stack())
+		}
+	}()
+	s.runPosted()
 }
 
 // RunContext is Run, stopped when ctx is done.
@@ -70,16 +170,19 @@ func (s *Scheduler) RunContext(ctx context.Context) error {
 	return s.Run()
 }
 
-// Stop makes Run end every task and return nil at the next suspension point.
-// Any goroutine may call it. A scheduler that has been stopped stays so.
+// Stop makes Run end every task and return nil before the next step. Any
+// goroutine may call it. A scheduler that has been stopped stays so.
 func (s *Scheduler) Stop() {
 	s.stopping.Store(true)
+	s.halt.Store(true)
 	s.events.Wakeup()
 }
 
 // Post arranges for f to run on the scheduler's goroutine between steps, for
 // code outside the scheduler that hands it work or new tasks. Any goroutine
-// may call it. It returns ErrStopped after Stop.
+// may call it. Functions run in the order they were posted, each exactly
+// once, even if one before it panics; those posted before Stop still run
+// as Run returns. Post returns ErrStopped after Stop.
 func (s *Scheduler) Post(f func()) error {
 	s.mu.Lock()
 	if s.stopping.Load() {
@@ -93,6 +196,29 @@ func (s *Scheduler) Post(f func()) error {
 		s.events.Wakeup()
 	}
 	return nil
+}
+
+// runPosted runs the posted functions, in order. It takes the whole list at
+// once, so that a storm of posts costs one lock per turn, and runs it from
+// s.next: if a function panics, the recovery is the loop's, and the next
+// turn goes on with the function after it.
+func (s *Scheduler) runPosted() {
+	if s.next == len(s.batch) {
+		if !s.hasPosts.Load() {
+			return
+		}
+		s.mu.Lock()
+		s.batch, s.posted = s.posted, s.batch[:0]
+		s.hasPosts.Store(false)
+		s.mu.Unlock()
+		s.next = 0
+	}
+	for s.next < len(s.batch) {
+		f := s.batch[s.next]
+		s.batch[s.next] = nil
+		s.next++
+		f()
+	}
 }
 
 // Hold tells Run that work from outside is on its way, such as a goroutine
@@ -111,186 +237,11 @@ func (s *Scheduler) Hold() (release func()) {
 	}
 }
 
-// runReady runs the ready list until it is empty, in rounds. It returns what
-// ends Run: a panic under the default policy, or the event source's error.
-func (s *Scheduler) runReady() error {
-	for !s.halt && s.ready.Len() > 0 {
-		s.runGuarded()
-	}
-	s.halt = false
-	switch {
-	case s.failure != nil:
-		return s.failure
-	case s.eventErr != nil:
-		return s.eventErr
-	}
-	return nil
-}
-
-// runGuarded runs rounds of the ready list under one deferred recover, so a
-// step costs no defer of its own; after a panic runReady calls it again.
-func (s *Scheduler) runGuarded() {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(r)
-		}
-	}()
-	for !s.halt && s.ready.Len() > 0 {
-		s.runRound()
-		if s.stopping.Load() {
-			s.halt = true
-		}
-	}
-}
-
-// runRound runs as many steps as there were ready tasks when it began, then
-// lets timers, posted work and descriptor events make more tasks ready. The
-// order among ready tasks is exactly the essay's.
-func (s *Scheduler) runRound() {
-	// Stop is checked at every step, not once a round, so that no task runs
-	// after it: not the rest of a long round, nor any under a stopped
-	// scheduler's next Run.
-	for n := s.ready.Len(); n > 0 && !s.halt && !s.stopping.Load(); n-- {
-		t := s.ready.Front()
-		if t == nil {
-			break
-		}
-		s.current = t
-		status := t.Resume()
-		s.current = nil
-		if status == task.Finish {
-			s.finish(t)
-		} else {
-			s.ExpireTimeslice(t)
-		}
-	}
-	if s.events.Parked() > 0 {
-		if err := s.events.Wait(0); err != nil {
-			s.eventErr, s.halt = err, true
-		}
-	}
-	// Checked here too, to save two calls a round: with few tasks a round
-	// is only a few nanoseconds long.
-	if s.timers.Len() > 0 {
-		s.fireTimers()
-	}
-	if s.hasPosts.Load() {
-		s.runPosted()
-	}
-}
-
-// finish removes a task whose body has returned: the essay's unschedule.
-func (s *Scheduler) finish(t *task.Task) {
-	s.tasks.Remove(t)
-	t.End(&s.timers)
-}
-
-// recovered handles a panic that escaped a step, a posted function or the
-// event source. The running task, if any, is the culprit.
-func (s *Scheduler) recovered(r any) {
-	t := s.current
-	s.current = nil
-	p, ok := r.(*task.PanicError)
-	if !ok {
-		p = &task.PanicError{Value: r, Stack: debug.Stack(), Name: "(scheduler)"}
-		if t != nil {
-			p.ID, p.Name = t.ID(), t.Name()
-		}
-	}
-	if t != nil {
-		s.finish(t)
-	}
-	s.fail(p)
-}
-
-// fail applies the panic policy to p.
-func (s *Scheduler) fail(p *task.PanicError) {
-	if s.onPanic != nil {
-		s.onPanic(p)
-		return
-	}
-	if s.failure == nil {
-		s.failure = p
-	}
-	s.halt = true
-}
-
-// waitForEvent is the essay's wait_for_event, generalised: with no task
-// ready, it waits for the event source, the earliest timer or posted work,
-// and reports false when none of them can ever make a task ready.
-func (s *Scheduler) waitForEvent() (more bool, err error) {
-	if s.events.Parked() == 0 && s.timers.Len() == 0 && s.holds == 0 && !s.hasPosts.Load() {
-		return false, s.deadlock()
-	}
-	timeout := time.Duration(-1)
-	if t := s.timers.Earliest(); t != nil {
-		timeout = max(0, time.Duration(t.Deadline()-s.now()))
-	}
-	if err := s.events.Wait(timeout); err != nil {
-		return false, err
-	}
-	s.fireTimers()
-	s.runPostedGuarded()
-	return true, nil
-}
-
-// fireTimers wakes every task whose deadline has passed, earliest first.
-func (s *Scheduler) fireTimers() {
-	if s.timers.Len() == 0 {
-		return
-	}
-	now := s.now()
-	for t := s.timers.Earliest(); t != nil && t.Deadline() <= now; t = s.timers.Earliest() {
-		s.timers.Remove(t)
-		if q := t.Queue(); q != nil {
-			q.Remove(t)
-			t.SetWakeErr(task.ErrTimeout)
-		}
-		s.ready.PushBack(t)
-	}
-}
-
-func (s *Scheduler) runPostedGuarded() {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(r)
-		}
-	}()
-	s.runPosted()
-}
-
-// runPosted runs the functions posted from other goroutines, in order.
-func (s *Scheduler) runPosted() {
-	if !s.hasPosts.Load() {
-		return
-	}
-	s.mu.Lock()
-	fs := s.posted
-	s.posted, s.spare = s.spare[:0], nil
-	s.hasPosts.Store(false)
-	s.mu.Unlock()
-	for i, f := range fs {
-		fs[i] = nil
-		f()
-	}
-	s.spare = fs[:0]
-}
-
-// endAll ends every remaining task at the end of Run. Ending one may wake or
-// create others (deferred calls run), so it loops until the table is empty.
-func (s *Scheduler) endAll() {
-	for t := s.tasks.Any(); t != nil; t = s.tasks.Any() {
-		s.Kill(t)
-	}
-	s.current = nil
-	s.halt = false
-}
-
-// deadlock returns a *DeadlockError naming the tasks still blocked on
-// queues, or nil if there are none.
+// deadlock returns a *DeadlockError naming the tasks still blocked, or nil
+// if there are none.
 func (s *Scheduler) deadlock() error {
 	var blocked []task.Info
-	for _, info := range s.tasks.Infos() {
+	for _, info := range s.Tasks() {
 		if info.State == task.Blocked {
 			blocked = append(blocked, info)
 		}

@@ -1,102 +1,87 @@
 // Package scheduler runs tasks round robin on one goroutine: the essay's
-// ready list with schedule, run, expire_timeslice, unschedule, block and
-// unblock, each O(1), plus timers, an event source for the outside world,
-// deadlock and panic reports, and a task table.
+// ready list with schedule, run, expire_timeslice and unschedule, each
+// O(1), plus timers, an event source for the outside world, deadlock and
+// panic reports, and a task table.
 //
 // The head of the ready list runs until its next suspension point. If it is
-// still at the head afterwards it moves to the tail; a finished task leaves;
-// Block moves the running task to the tail of a wait queue and Unblock moves
-// a wait queue's head to the tail of the ready list.
+// still at the head afterwards it moves to the tail; a finished task leaves.
+// A task that waits (t.Wait(q), the essay's block) leaves the ready list for
+// a wait queue, and q.Unblock() (the essay's unblock) moves the head of the
+// queue to the tail of the ready list.
 //
 // A Scheduler and its tasks belong to the goroutine that calls Run. Only
 // Post and Stop may be called from other goroutines.
 package scheduler
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
-	"time"
 
+	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
 )
 
 // ErrRunning is returned by Run when the scheduler is already running.
 var ErrRunning = errors.New("scheduler: Run called while already running")
 
-// ErrStopped is returned by Post once Run has been stopped.
+// ErrStopped is returned by Post once the scheduler has been stopped.
 var ErrStopped = errors.New("scheduler: stopped")
 
 // Scheduler is a round-robin scheduler of tasks. The zero value is not
 // usable; call New.
 type Scheduler struct {
-	ready   task.Queue
-	current *task.Task
-	halt    bool // leave the run loop at the next step: Stop, or a panic under the default policy
+	core    core.Sched
+	events  EventSource
+	onPanic func(*task.PanicError)
+	failure error // what ends Run: a panic under the default policy, or the event source's error
+	running bool
+	holds   int // outstanding Holds: work promised from outside
 
-	tasks    task.Table
-	timers   task.Timers
-	lastID   uint64
-	epoch    time.Time
-	events   EventSource
-	onPanic  func(*task.PanicError)
-	failure  *task.PanicError // the panic that ends Run under the default policy
-	eventErr error            // the event source's failure, which ends Run
-	running  bool
-	holds    int // outstanding Holds: work promised from outside
-
-	// Shared with other goroutines.
-	mu       sync.Mutex
+	// Posted work. Run takes the whole list at once, as batch, and runs
+	// it from next on: a posted function that panics leaves the rest of
+	// the batch to the next turn.
+	batch    []func()
+	next     int
+	mu       sync.Mutex // guards posted
 	posted   []func()
-	spare    []func() // the other buffer for posted functions, to avoid reallocating
 	hasPosts atomic.Bool
-	stopping atomic.Bool
+	stopping atomic.Bool // Stop was called
+	halt     atomic.Bool // no task may run: Stop, or a failure that ends Run
 }
 
-// New returns a scheduler with no tasks, whose only event source is its own
-// timers and wake-ups from Post and Stop.
-func New() *Scheduler {
-	s := &Scheduler{ready: task.ReadyList(), epoch: time.Now()}
-	s.events = newIdleWaiter()
+// An Option configures a Scheduler.
+type Option func(*Scheduler)
+
+// WithEventSource makes the scheduler wait on es when no task is ready:
+// the seam where descriptor polling plugs in (package fdqueue). Without
+// it, the scheduler waits only for its timers, Post and Stop.
+func WithEventSource(es EventSource) Option { return func(s *Scheduler) { s.events = es } }
+
+// New returns a scheduler with no tasks.
+func New(opts ...Option) *Scheduler {
+	s := &Scheduler{events: newIdleWaiter()}
+	s.core.Init()
+	for _, o := range opts {
+		o(s)
+	}
 	return s
 }
 
-// SetEventSource makes the scheduler wait on es when no task is ready, the
-// seam where descriptor polling plugs in. Call it before Run.
-func (s *Scheduler) SetEventSource(es EventSource) { s.events = es }
-
-// Current returns the task whose step is running, or nil.
-func (s *Scheduler) Current() *task.Task { return s.current }
-
-// Len returns the number of live tasks: ready, blocked or unscheduled.
-func (s *Scheduler) Len() int { return s.tasks.Len() }
-
-// Schedule adds t to the tail of the ready list: the essay's schedule. A new
-// task is given its ID here. Scheduling a ready task does nothing; a blocked
-// or finished one cannot be scheduled.
+// Schedule adds t to the tail of the ready list: the essay's schedule. A
+// new task joins the scheduler here and is given its ID. Scheduling a
+// ready task does nothing. It panics if t is blocked, has finished or
+// belongs to another scheduler.
 func (s *Scheduler) Schedule(t *task.Task) {
-	switch {
-	case t.Done():
-		panic("scheduler: Schedule of finished task " + t.String())
-	case t.Queue() == &s.ready:
-		return
-	case t.State() == task.Blocked:
-		// A sleeper is in no queue, so PushBack would not catch it, and
-		// its timer would later push it onto the ready list a second time.
-		panic("scheduler: Schedule of blocked task " + t.String() + ", waiting for " + t.WaitingFor())
+	if why := s.core.Schedule((*core.Task)(t)); why != "" {
+		panic("scheduler: Schedule of " + t.String() + ": " + why)
 	}
-	if t.ID() == 0 {
-		s.lastID++
-		t.Bind(s, s.lastID)
-	} else {
-		t.Bind(s, t.ID())
-	}
-	s.tasks.Add(t)
-	s.ready.PushBack(t)
 }
 
 // Go schedules a new generator-style task running body and returns it.
@@ -113,81 +98,58 @@ func (s *Scheduler) GoStep(name string, step task.Step) *task.Task {
 	return t
 }
 
-// ExpireTimeslice moves t to the tail of the ready list if it is at the
-// head: the essay's expire_timeslice, which Run applies after every step.
-func (s *Scheduler) ExpireTimeslice(t *task.Task) {
-	if s.ready.Front() == t {
-		s.ready.Rotate()
-	}
-}
-
 // Unschedule takes t out of the ready list: the essay's unschedule. The task
 // stays alive but idle until it is scheduled again; when Run returns, idle
 // tasks are ended like every other.
-func (s *Scheduler) Unschedule(t *task.Task) { s.ready.Remove(t) }
+func (s *Scheduler) Unschedule(t *task.Task) { s.core.Unschedule((*core.Task)(t)) }
 
-// Block moves the current task from the ready list to the tail of q. The
-// task's step should then return task.Yield; it is called again once the
-// task is unblocked. Generator-style tasks call t.Wait(q) instead.
-func (s *Scheduler) Block(q *task.Queue) {
-	t := s.mustCurrent("Block")
-	s.ready.Remove(t)
-	q.PushBack(t)
-}
+// ExpireTimeslice moves t to the tail of the ready list if it is at the
+// head: the essay's expire_timeslice, which Run applies after every step.
+func (s *Scheduler) ExpireTimeslice(t *task.Task) { s.core.ExpireTimeslice((*core.Task)(t)) }
 
-// BlockUntil is Block with a deadline; see task.Scheduler.
-func (s *Scheduler) BlockUntil(q *task.Queue, deadline time.Time) {
-	t := s.mustCurrent("BlockUntil")
-	s.ready.Remove(t)
-	if q != nil {
-		q.PushBack(t)
-	}
-	s.timers.Add(t, max(1, int64(deadline.Sub(s.epoch))))
-}
+// Current returns the running task, or nil between steps.
+func (s *Scheduler) Current() *task.Task { return (*task.Task)(s.core.Current()) }
 
-// Unblock moves the task at the head of q, if any, to the tail of the ready
-// list and returns it.
-func (s *Scheduler) Unblock(q *task.Queue) *task.Task {
-	t := q.PopFront()
-	if t != nil {
-		s.timers.Remove(t)
-		s.ready.PushBack(t)
-	}
-	return t
-}
+// Owns reports whether t has been scheduled by s.
+func (s *Scheduler) Owns(t *task.Task) bool { return (*core.Task)(t).Sched() == &s.core }
 
-// Wake makes the blocked task t ready, taking it out of its wait queue and
-// timer, and makes its wait return err. It does nothing unless t is blocked
-// or, being the running task, has just blocked itself in its current step.
-func (s *Scheduler) Wake(t *task.Task, err error) {
-	q := t.Queue()
-	if t.Done() || q == &s.ready || (q == nil && t.Deadline() == 0) {
-		return
-	}
-	if q != nil {
-		q.Remove(t)
-	}
-	s.timers.Remove(t)
-	t.SetWakeErr(err)
-	s.ready.PushBack(t)
-}
+// Len returns the number of live tasks: ready, blocked or idle.
+func (s *Scheduler) Len() int { return s.core.Len() }
 
-// Kill ends t wherever it is: it leaves the ready list or its wait queue, a
-// utensil it had been handed but not taken up passes to the next waiter,
-// and a generator-style task unwinds through its deferred calls. A task
-// killing itself does not return from Kill if it is generator-style; a raw
-// step should return at once. A panic in deferred calls is reported like any
+// Kill ends t wherever it is: ready, blocked, sleeping or idle. A
+// generator-style task unwinds through its deferred calls, in which waits
+// fail with task.ErrKilled at once; then whatever it still holds passes on
+// (task.Resource). A task killing itself does not return from Kill if it is
+// generator-style; a raw step should return at once, and is ended when it
+// does. A task whose code is suspended in a Kill of its own is ended at its
+// next suspension point. A panic in deferred calls is reported like any
 // task panic.
 func (s *Scheduler) Kill(t *task.Task) {
-	if t.Done() {
-		return
-	}
-	if owner := t.Scheduler(); owner != nil && owner != task.Scheduler(s) {
+	c := (*core.Task)(t)
+	if owner := c.Sched(); owner != nil && owner != &s.core {
 		panic("scheduler: Kill of " + t.String() + ", which belongs to another scheduler")
 	}
-	s.tasks.Remove(t)
-	if p := t.End(&s.timers); p != nil {
-		s.fail(p)
+	s.retire(c, core.Yield)
+}
+
+// retire removes t from the scheduler, its step having returned status: it
+// finished, or (Yield) it is being killed. What it still holds is abandoned,
+// and a panic of its body or deferred calls is reported.
+func (s *Scheduler) retire(t *core.Task, status core.Status) {
+	var p *core.Panic
+	if status == core.Finish {
+		p = t.TakeFault()
+		s.core.Finish(t)
+	} else {
+		p = s.core.End(t)
+	}
+	if t.Done() {
+		for r := t.TakeHeld(); r != nil; r = t.TakeHeld() {
+			r.(task.Resource).Abandon((*task.Task)(t))
+		}
+	}
+	if p != nil {
+		s.fail(&task.PanicError{ID: t.ID(), Name: t.Name(), Value: p.Value, Stack: p.Stack})
 	}
 }
 
@@ -198,28 +160,40 @@ func (s *Scheduler) Kill(t *task.Task) {
 // policy a server wants (see LogPanics).
 func (s *Scheduler) SetPanicHandler(h func(*task.PanicError)) { s.onPanic = h }
 
-// Tasks returns a snapshot of the task table, ordered by ID.
-func (s *Scheduler) Tasks() []task.Info { return s.tasks.Infos() }
-
-func (s *Scheduler) mustCurrent(op string) *task.Task {
-	if s.current == nil {
-		panic("scheduler: " + op + " called outside a running task")
-	}
-	return s.current
-}
-
-// now returns the scheduler's monotonic clock, in nanoseconds.
-func (s *Scheduler) now() int64 { return int64(time.Since(s.epoch)) }
-
 // LogPanics returns a panic handler for SetPanicHandler that logs each panic,
 // with its stack, to l and lets the other tasks go on.
 func LogPanics(l *log.Logger) func(*task.PanicError) {
 	return func(p *task.PanicError) { l.Print(p) }
 }
 
+// fail applies the panic policy to p.
+func (s *Scheduler) fail(p *task.PanicError) {
+	if s.onPanic != nil {
+		s.onPanic(p)
+		return
+	}
+	s.setFailure(p)
+}
+
+// setFailure records what ends Run, unless something already does.
+func (s *Scheduler) setFailure(err error) {
+	if s.failure == nil {
+		s.failure = err
+		s.halt.Store(true)
+	}
+}
+
+// Tasks returns a snapshot of the task table, ordered by ID.
+func (s *Scheduler) Tasks() []task.Info {
+	var infos []task.Info
+	s.core.Tasks(func(t *core.Task) { infos = append(infos, (*task.Task)(t).Info()) })
+	slices.SortFunc(infos, func(a, b task.Info) int { return cmp.Compare(a.ID, b.ID) })
+	return infos
+}
+
 // DumpTasks writes the task table to w, one task a line: ID, name, state and
 // what a blocked task waits for. It is meant for debugging a live program,
-// e.g. from a posted function or a signal handler's Post.
+// e.g. from a posted function.
 func (s *Scheduler) DumpTasks(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tWAITING FOR")

@@ -29,11 +29,11 @@ func TestTimersWakeInDeadlineOrder(t *testing.T) {
 		slept := false
 		s.GoStep(name, func(t *task.Task) task.Status {
 			if slept {
-				tr.printf("%s woke, error %v", name, t.TakeWakeErr())
+				tr.printf("%s woke, error %v", name, t.WaitErr())
 				return task.Finish
 			}
 			slept = true
-			s.BlockUntil(nil, base.Add(d))
+			t.BlockUntil(nil, base.Add(d))
 			return task.Yield
 		})
 	}
@@ -71,11 +71,11 @@ func TestWaitUntilTimeout(t *testing.T) {
 	waited := false
 	s.GoStep("step", func(t *task.Task) task.Status {
 		if waited {
-			stepErr = t.TakeWakeErr()
+			stepErr = t.WaitErr()
 			return task.Finish
 		}
 		waited = true
-		s.BlockUntil(&q, time.Now().Add(time.Millisecond))
+		t.BlockUntil(&q, time.Now().Add(time.Millisecond))
 		return task.Yield
 	})
 	run(t, s)
@@ -96,7 +96,7 @@ func TestWaitUntilUnblocked(t *testing.T) {
 	var q task.Queue
 	var err error = errBoom
 	s.Go("waiter", func(t *task.Task) { err = t.WaitUntil(&q, time.Now().Add(time.Hour)) })
-	s.Go("waker", func(t *task.Task) { s.Unblock(&q) })
+	s.Go("waker", func(t *task.Task) { q.Unblock() })
 	run(t, s)
 	if err != nil {
 		t.Fatalf("WaitUntil: %v", err)
@@ -111,10 +111,10 @@ func TestWake(t *testing.T) {
 	waiter = s.Go("waiter", func(t *task.Task) { errs = append(errs, t.Wait(&q)) })
 	sleeper = s.Go("sleeper", func(t *task.Task) { t.Sleep(time.Hour) })
 	s.Go("waker", func(t *task.Task) {
-		s.Wake(t, errBoom) // not blocked: nothing happens
-		s.Wake(waiter, errBoom)
-		s.Wake(sleeper, nil)
-		s.Wake(waiter, errBoom) // ready now: nothing happens
+		t.Wake(errBoom) // not blocked: nothing happens
+		waiter.Wake(errBoom)
+		sleeper.Wake(nil)
+		waiter.Wake(errBoom) // ready now: nothing happens
 	})
 	run(t, s)
 	if len(errs) != 1 || errs[0] != errBoom || q.Len() != 0 {
@@ -144,7 +144,7 @@ func TestPostFromGoroutine(t *testing.T) {
 				tr.printf("second post")
 				s.Go("posted", func(*task.Task) { tr.printf("posted task runs") })
 			},
-			func() { s.Unblock(&q) },
+			func() { q.Unblock() },
 		} {
 			if err := s.Post(f); err != nil {
 				done <- err
@@ -411,7 +411,7 @@ func TestHold(t *testing.T) {
 		<-blocked
 		s.Post(func() {
 			tr.printf("child exited")
-			s.Unblock(&q)
+			q.Unblock()
 			release()
 			release() // a second call changes nothing
 		})
@@ -439,11 +439,11 @@ func TestWakeSelfBlocked(t *testing.T) {
 	s.GoStep("self", func(tk *task.Task) task.Status {
 		steps++
 		if steps > 1 {
-			woken = tk.TakeWakeErr()
+			woken = tk.WaitErr()
 			return task.Finish
 		}
-		s.Block(q)
-		s.Wake(tk, errShut)
+		tk.Block(q)
+		tk.Wake(errShut)
 		if q.Len() != 0 {
 			t.Errorf("after Wake: %d still in the queue", q.Len())
 		}

@@ -79,7 +79,7 @@ func ExampleTask_Wait() {
 	s.Go("Lancelot", func(t *task.Task) {
 		fmt.Println(s.Tasks()[0])
 		fmt.Println("Lancelot ringing")
-		s.Unblock(&doorbell)
+		doorbell.Unblock()
 	})
 	s.Run()
 	// Output:

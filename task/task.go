@@ -1,297 +1,213 @@
 // Package task defines lightweight tasks: step functions that a scheduler
-// runs one suspension point at a time, and the queues they wait in.
+// runs one suspension point at a time, and the wait queues they park in.
 //
 // A task is written in one of two styles, which mix freely in one scheduler:
 //
 //   - A raw step function (NewStep): a state machine the scheduler calls to
 //     run the task to its next suspension point. It returns Yield to be
-//     called again later or Finish when done. A step allocates nothing.
+//     called again at its next turn, or Finish when done. A step allocates
+//     nothing.
 //
-//   - Generator style (New): ordinary procedural Go that calls t.Yield() and
-//     blocking helpers such as a utensil's Acquire(t). The function runs on a
-//     coroutine (iter.Pull) that the scheduler resumes one step at a time, so
-//     only one task ever runs at a time. The essay's "yield from sub()" is a
-//     plain call of a helper that takes the same handle t.
+//   - Generator style (New): ordinary Go that calls t.Yield() and blocking
+//     helpers such as t.Wait(q) or a utensil's Acquire(t). The body runs on
+//     a coroutine (iter.Pull) that the scheduler resumes one step at a
+//     time, so only one task ever runs at a time. The essay's
+//     "yield from sub()" is a plain call of a helper that takes the same
+//     handle t.
 //
-// This package knows nothing of any particular scheduler: a task reaches the
-// one running it through the Scheduler interface.
+// A task runs on a scheduler (package scheduler, or lwtask.Runtime). Its
+// methods belong to that scheduler's goroutine, and those that suspend or
+// count against the task's turn must be called with the running task: a
+// call with any other task panics at once, naming both.
+//
+// # Building your own waits
+//
+// A Queue is a labelled FIFO of waiting tasks, the building block of every
+// wait in lwtask: a utensil, a descriptor, a channel each have one. Task code
+// may use it directly: t.Wait(q) parks the running task in q until another
+// task calls q.Unblock() (wake the first) or q.WakeAll(err). A raw step
+// uses t.Block(q), returns Yield, and reads t.WaitErr() at its next step.
+// A task that takes a resource others may wait for records it with
+// Acquired, so that the resource is Abandoned, and passed on, if the task
+// ends while holding it.
 package task
 
 import (
-	"fmt"
-	"strconv"
 	"time"
+	"unsafe"
+
+	"github.com/lwtask/lwtask/internal/core"
 )
+
+// Task is one lightweight task. Create it with New or NewStep and hand it to
+// a scheduler. Its fields are private.
+type Task core.Task
 
 // Status is what a step reports to the scheduler.
 type Status uint8
 
 const (
-	Yield  Status = iota // suspended: call the step again when the task is at the head of the ready list
-	Finish               // done: the task leaves the scheduler
+	Yield  Status = Status(core.Yield)  // suspended: call the step again at the task's next turn
+	Finish Status = Status(core.Finish) // done: the task leaves the scheduler
 )
 
 // A Step runs its task to the next suspension point. Before returning Yield
-// it may block the task (Scheduler.Block), in which case the step is called
-// again once the task has been unblocked.
+// it may block the task (t.Block), in which case it is called again once
+// the task has been woken.
 type Step func(t *Task) Status
 
-// Scheduler is what a task needs from the scheduler that runs it.
-// The scheduler package implements it.
-type Scheduler interface {
-	// Current returns the task whose step is running, or nil.
-	Current() *Task
-	// Block moves the current task from the ready list to the tail of q.
-	Block(q *Queue)
-	// Unblock moves the task at the head of q, if any, to the tail of the
-	// ready list and returns it.
-	Unblock(q *Queue) *Task
-	// BlockUntil is Block with a deadline: if the task is still blocked
-	// then, it is woken with ErrTimeout. With a nil q the task just sleeps
-	// until the deadline and is woken with no error.
-	BlockUntil(q *Queue, deadline time.Time)
-	// Wake takes t out of whatever it waits in and makes it ready; the
-	// wait it was in returns err (nil for a normal wake-up).
-	Wake(t *Task, err error)
+// Errors of waits; test for them with errors.Is.
+var (
+	// ErrTimeout is returned by a wait whose deadline passed. It is
+	// os.ErrDeadlineExceeded, which is also a net.Error whose Timeout
+	// method reports true.
+	ErrTimeout = core.ErrTimeout
+	// ErrKilled is returned at once by any wait of a task that is being
+	// ended: killed, or ended as its scheduler stops. Such a task's
+	// deferred calls still run, but cannot wait.
+	ErrKilled = core.ErrKilled
+	// ErrInterrupted is returned by a wait that a Wake with no error
+	// interrupted.
+	ErrInterrupted = core.ErrInterrupted
+)
+
+// Budget is how many operations that could have waited but did not (reads,
+// writes, accepts, channel operations) a task may make in one turn before
+// the next such operation yields first. See Checkpoint.
+const Budget = core.Budget
+
+func (t *Task) core() *core.Task { return (*core.Task)(t) }
+
+// NewStep returns a task that runs step, a raw step function.
+//
+// The scheduler calls steps with a *core.Task, of which a *Task is the same
+// pointer under another type (Task is defined on core.Task), and Status is
+// core.Status's values: so step, converted once here, is called with no
+// wrapper in between, which would cost a third of a raw step's switch.
+func NewStep(name string, step Step) *Task {
+	return (*Task)(core.NewStep(name, *(*core.Step)(unsafe.Pointer(&step))))
 }
 
-// ErrTimeout is returned by a wait whose deadline passed.
-var ErrTimeout error = timeoutError{}
+// New returns a generator-style task that runs body on a coroutine. Inside
+// body, t.Yield() suspends the task until its next turn, and blocking calls
+// (t.Wait, t.Sleep, a utensil's Acquire, reads and writes of lwtask's
+// descriptors) suspend it while they wait.
+//
+// The coroutine is made at the first step, so a task ended before it ever
+// ran costs no goroutine. A task ended early unwinds body through its
+// deferred calls, in which waits fail with ErrKilled. body must not call
+// runtime.Goexit, and must not use t from any other goroutine.
+func New(name string, body func(t *Task)) *Task {
+	return (*Task)(core.New(name, *(*func(*core.Task))(unsafe.Pointer(&body))))
+}
 
-type timeoutError struct{}
+// ID returns the number the scheduler gave t, or 0 before it is scheduled.
+func (t *Task) ID() uint64 { return t.core().ID() }
 
-func (timeoutError) Error() string { return "task: wait timed out" }
+// Name returns the name t was created with.
+func (t *Task) Name() string { return t.core().Name() }
 
-// Timeout reports true, so that callers testing for net.Error-style
-// timeouts recognise it.
-func (timeoutError) Timeout() bool { return true }
+// String returns the name and ID, e.g. "Plato#1".
+func (t *Task) String() string { return t.core().String() }
 
-// A Resource is something a task holds exclusively, such as a utensil. The
+// Done reports whether t has finished or been ended.
+func (t *Task) Done() bool { return t.core().Done() }
+
+// Yield suspends the generator-style task t until its next turn: the other
+// ready tasks run first. If t is killed meanwhile, Yield does not return:
+// the body unwinds through its deferred calls. While those run, Yield
+// returns at once. It panics if t is not the running task, or is a raw step
+// task, which returns Yield from its step instead.
+func (t *Task) Yield() { t.core().Yield() }
+
+// Sleep suspends t for d, letting the other tasks run. It returns nil after
+// the whole of d, or why it ended early: ErrKilled, or the error t was
+// woken with.
+func (t *Task) Sleep(d time.Duration) error {
+	return t.SleepUntil(time.Now().Add(d))
+}
+
+// SleepUntil suspends t until the deadline; see Sleep.
+func (t *Task) SleepUntil(deadline time.Time) error {
+	c := t.core()
+	if err := c.BeginWait("Sleep"); err != nil {
+		return err
+	}
+	_, err := c.Park("Sleep", c.Deadline(deadline))
+	return err
+}
+
+// Wait parks t at the tail of q until it is unblocked (q.Unblock, nil),
+// woken with an error (q.WakeAll, Wake), or ended (ErrKilled): the essay's
+// block(queue) followed by yield.
+func (t *Task) Wait(q *Queue) error { return t.core().Wait("Wait", q.core(), 0) }
+
+// WaitUntil is Wait with a deadline, past which it returns ErrTimeout. The
+// zero time means no deadline.
+func (t *Task) WaitUntil(q *Queue, deadline time.Time) error {
+	c := t.core()
+	return c.Wait("WaitUntil", q.core(), c.Deadline(deadline))
+}
+
+// Block is Wait for a raw step: it parks the running task t at the tail of
+// q, after which the step returns Yield; it is called again once t has been
+// woken, and reads WaitErr to learn why. If t may not wait (it is being
+// ended), Block returns the error instead and t stays ready.
+func (t *Task) Block(q *Queue) error {
+	if q == nil {
+		panic("task: Block with a nil queue would wait forever")
+	}
+	return t.core().Block("Block", q.core(), 0)
+}
+
+// BlockUntil is Block with a deadline, past which the wait ends with
+// ErrTimeout. The zero time means no deadline. With a nil q, t sleeps until
+// the deadline, and its wait ends with no error: a raw step's Sleep.
+func (t *Task) BlockUntil(q *Queue, deadline time.Time) error {
+	c := t.core()
+	return c.Block("BlockUntil", q.core(), c.Deadline(deadline))
+}
+
+// WaitErr returns and clears why t's last wait ended: nil when it was
+// unblocked in turn, or an error such as ErrTimeout. A raw step calls it
+// when it runs again after Block.
+func (t *Task) WaitErr() error {
+	_, err := t.core().Result()
+	return err
+}
+
+// Wake ends t's wait, wherever it waits, and makes it ready: the wait
+// returns err, or ErrInterrupted if err is nil. It reports whether t was
+// waiting.
+func (t *Task) Wake(err error) bool { return t.core().Wake(err) }
+
+// Checkpoint counts one operation of the generator-style task t against its
+// turn, and once the turn's Budget is spent it yields first. Operations
+// that could wait but did not call it, so that a task whose reads always
+// find data still lets the others run; lwtask's own operations do. It
+// panics if t is not the running task.
+func (t *Task) Checkpoint() { t.core().Checkpoint("Checkpoint") }
+
+// Spend is Checkpoint for a raw step: it counts one operation and reports
+// whether t's turn had room for it. When it reports false, the step does
+// not do the operation: it returns Yield, and tries again at its next turn.
+func (t *Task) Spend() bool { return t.core().Spend("Spend") }
+
+// A Resource is something a task holds exclusively, such as a utensil. A
 // task keeps a list of what it holds (Acquired, Released), so that when it
 // ends, finished or killed, each resource it still holds is abandoned and
-// passes on to its next waiter: a task's end never stalls the others. That
-// includes a resource handed to a blocked task that was killed before it
-// ever ran again.
+// passes on: a task's end never stalls the others. That includes a
+// resource handed to a waiting task that is killed before it runs again.
 type Resource interface {
 	// Abandon is called when t ends while holding the resource.
 	Abandon(t *Task)
 }
 
-// Task is one lightweight task. Create it with New or NewStep and hand it
-// to a scheduler; its exported methods are safe to call only from the
-// scheduler's goroutine.
-type Task struct {
-	// What a step reads comes first, to share as few cache lines as can be:
-	// with many tasks every line a switch touches is a likely cache miss.
-	// The struct is 128 bytes, a size class whose objects start on a cache
-	// line; one field more would cost 16 bytes a task and that alignment
-	// (docs/benchmarks.md).
-	next, prev *Task      // links in queue
-	step       Step       // for a generator-style task, its start, then stepCoroutine
-	co         *coroutine // a generator-style task's, once started
-	queue      *Queue     // the queue t is in, or nil
-	sched      Scheduler
-	id         uint64
-	name       string
-	wakeErr    error       // why t was last woken
-	deadline   int64       // when a timed wait ends (scheduler's clock); 0 if none
-	timerIndex int32       // 1 + index in a Timers heap; 0 if in none
-	tableIndex int32       // 1 + index in a Table; 0 if in none
-	held       *[]Resource // allocated at the first Acquired: most tasks hold nothing
-	done       bool
-}
-
-// NewStep returns a task that runs step, a raw step function.
-func NewStep(name string, step Step) *Task {
-	return &Task{name: name, step: step}
-}
-
-// ID returns the number the scheduler gave t, or 0 before it is scheduled.
-func (t *Task) ID() uint64 { return t.id }
-
-// Name returns the name t was created with.
-func (t *Task) Name() string { return t.name }
-
-// String returns the name and ID, e.g. "Plato#1".
-func (t *Task) String() string { return t.name + "#" + strconv.FormatUint(t.id, 10) }
-
-// Scheduler returns the scheduler t belongs to, or nil.
-func (t *Task) Scheduler() Scheduler { return t.sched }
-
-// Queue returns the queue t is in (the ready list or a wait queue), or nil.
-func (t *Task) Queue() *Queue { return t.queue }
-
-// Done reports whether t has finished or been ended.
-func (t *Task) Done() bool { return t.done }
-
-// Bind attaches t to the scheduler s under the given ID. A scheduler calls it
-// once, when t is first scheduled; it panics if t belongs to another.
-func (t *Task) Bind(s Scheduler, id uint64) {
-	if t.sched != nil && t.sched != s {
-		panic("task: " + t.String() + " already belongs to another scheduler")
-	}
-	t.sched, t.id = s, id
-}
-
-// Resume runs t's step once. A panic in a generator-style task's body is
-// re-raised here as a *PanicError carrying the body's own stack.
-func (t *Task) Resume() Status { return t.step(t) }
-
 // Acquired records that t now holds r, to be abandoned if t ends with it.
-func (t *Task) Acquired(r Resource) {
-	if t.held == nil {
-		t.held = new([]Resource)
-	}
-	*t.held = append(*t.held, r)
-}
+func (t *Task) Acquired(r Resource) { t.core().Acquired(r) }
 
 // Released records that t no longer holds r.
-func (t *Task) Released(r Resource) {
-	if t.held == nil {
-		return
-	}
-	held := *t.held
-	for i, h := range held {
-		if h == r {
-			last := len(held) - 1
-			held[i] = held[last]
-			held[last] = nil
-			*t.held = held[:last]
-			return
-		}
-	}
-}
+func (t *Task) Released(r Resource) { t.core().Released(r) }
 
 // Holds reports whether t holds r.
-func (t *Task) Holds(r Resource) bool {
-	if t.held == nil {
-		return false
-	}
-	for _, h := range *t.held {
-		if h == r {
-			return true
-		}
-	}
-	return false
-}
-
-// SetWakeErr records why t is being woken; the wait it is in returns err.
-func (t *Task) SetWakeErr(err error) { t.wakeErr = err }
-
-// TakeWakeErr returns and clears why t was last woken: nil for a normal
-// wake-up, or an error such as a timeout or a closed descriptor. Raw step
-// functions call it when they resume after blocking.
-func (t *Task) TakeWakeErr() error {
-	err := t.wakeErr
-	t.wakeErr = nil
-	return err
-}
-
-// End finishes t for good: it leaves whatever queue and timer heap it is in;
-// a generator-style task unwinds its body, running its deferred calls, and
-// releases its coroutine; then every resource t still holds is abandoned.
-// A panic in the deferred calls is returned. When t is the running
-// generator-style task, End does not return: the body unwinds from the call
-// and the scheduler calls End again when the step returns. Calling End again
-// only undoes what deferred calls did: joined a queue, acquired something.
-func (t *Task) End(timers *Timers) *PanicError {
-	first := !t.done
-	t.done = true
-	t.leaveQueues(timers)
-	var p *PanicError
-	if first && t.co != nil {
-		if t.sched != nil && t.sched.Current() == t {
-			panic(killed{})
-		}
-		p = t.co.stop()
-		t.leaveQueues(timers) // deferred calls may have blocked t again
-	}
-	for t.held != nil && len(*t.held) > 0 {
-		held := *t.held
-		r := held[len(held)-1]
-		held[len(held)-1] = nil
-		*t.held = held[:len(held)-1]
-		r.Abandon(t)
-	}
-	return p
-}
-
-func (t *Task) leaveQueues(timers *Timers) {
-	if t.queue != nil {
-		t.queue.Remove(t)
-	}
-	if timers != nil {
-		timers.Remove(t)
-	}
-}
-
-// State is where a task is in its life.
-type State uint8
-
-const (
-	Idle    State = iota // not in the ready list and waiting for nothing: new, or unscheduled
-	Ready                // in the ready list
-	Running              // its step is running
-	Blocked              // in a wait queue, or sleeping until a deadline
-	Done                 // finished or ended
-)
-
-var stateNames = [...]string{"idle", "ready", "running", "blocked", "done"}
-
-func (s State) String() string {
-	if int(s) < len(stateNames) {
-		return stateNames[s]
-	}
-	return "State(" + strconv.Itoa(int(s)) + ")"
-}
-
-// State returns t's state, derived from where it is linked.
-func (t *Task) State() State {
-	switch {
-	case t.done:
-		return Done
-	case t.sched != nil && t.sched.Current() == t:
-		return Running
-	case t.queue != nil && t.queue.runnable:
-		return Ready
-	case t.queue != nil || t.timerIndex != 0:
-		return Blocked
-	}
-	return Idle
-}
-
-// WaitingFor describes what a blocked task waits for: its queue's label,
-// "sleep" for a bare timer, with " (with deadline)" when a timer also runs.
-func (t *Task) WaitingFor() string {
-	if t.State() != Blocked {
-		return ""
-	}
-	switch {
-	case t.queue == nil:
-		return "sleep"
-	case t.timerIndex != 0:
-		return t.queue.Label + " (with deadline)"
-	}
-	return t.queue.Label
-}
-
-// Info is a snapshot of a task, for task tables and error reports.
-type Info struct {
-	ID         uint64
-	Name       string
-	State      State
-	WaitingFor string // set when State is Blocked
-}
-
-// Info returns a snapshot of t.
-func (t *Task) Info() Info {
-	return Info{ID: t.id, Name: t.name, State: t.State(), WaitingFor: t.WaitingFor()}
-}
-
-func (i Info) String() string {
-	s := fmt.Sprintf("%s#%d %s", i.Name, i.ID, i.State)
-	if i.WaitingFor != "" {
-		s += " on " + i.WaitingFor
-	}
-	return s
-}
+func (t *Task) Holds(r Resource) bool { return t.core().Holds(r) }

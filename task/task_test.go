@@ -3,6 +3,8 @@ package task_test
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -30,17 +32,17 @@ func mustPanic(t *testing.T, f func()) (msg string) {
 
 func TestNames(t *testing.T) {
 	x := task.NewStep("Plato", nil)
-	if x.Name() != "Plato" || x.ID() != 0 || x.String() != "Plato#0" || x.Scheduler() != nil {
+	if x.Name() != "Plato" || x.ID() != 0 || x.String() != "Plato#0" {
 		t.Fatalf("fresh task: name %q id %d string %q", x.Name(), x.ID(), x)
 	}
 	s := scheduler.New()
 	s.Schedule(task.NewStep("first", nil))
 	s.Schedule(x)
-	if x.ID() != 2 || x.String() != "Plato#2" || x.Scheduler() != s {
+	if x.ID() != 2 || x.String() != "Plato#2" || !s.Owns(x) {
 		t.Fatalf("scheduled task: id %d string %q", x.ID(), x)
 	}
-	if msg := mustPanic(t, func() { x.Bind(scheduler.New(), 7) }); !strings.Contains(msg, "another scheduler") {
-		t.Fatalf("Bind to a second scheduler: panic %q", msg)
+	if msg := mustPanic(t, func() { scheduler.New().Schedule(x) }); !strings.Contains(msg, "another scheduler") {
+		t.Fatalf("Schedule on a second scheduler: panic %q", msg)
 	}
 	s.Run()
 }
@@ -70,11 +72,11 @@ func TestStates(t *testing.T) {
 	s.Go("Hume", func(t *task.Task) {
 		fork.Acquire(t)
 		record()
-		s.Unblock(mailbox)
+		mailbox.Unblock()
 		record()
 		t.Yield()
 		record()
-		s.Wake(kant, nil)
+		kant.Wake(nil)
 		record()
 		t.Yield()
 		record()
@@ -127,7 +129,7 @@ func TestStateString(t *testing.T) {
 func TestYieldOnRawStepPanics(t *testing.T) {
 	x := task.NewStep("raw", func(t *task.Task) task.Status { return task.Finish })
 	msg := mustPanic(t, x.Yield)
-	if !strings.Contains(msg, "Yield called on raw#0") || !strings.Contains(msg, "not a running generator-style task") {
+	if !strings.Contains(msg, "Yield called with raw#0, but no task is running") {
 		t.Fatalf("panic %q", msg)
 	}
 
@@ -138,7 +140,7 @@ func TestYieldOnRawStepPanics(t *testing.T) {
 		return task.Finish
 	})
 	var pe *task.PanicError
-	if err := s.Run(); !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "not a running generator-style task") {
+	if err := s.Run(); !errors.As(err, &pe) || !strings.Contains(fmt.Sprint(pe.Value), "Yield called with raw#1, but it is a raw step task") {
 		t.Fatalf("Run returned %v", err)
 	}
 }
@@ -152,7 +154,7 @@ func TestWaitOutsideTaskPanics(t *testing.T) {
 		"WaitUntil": func() { x.WaitUntil(&q, time.Now()) },
 		"Sleep":     func() { x.Sleep(0) },
 	} {
-		if msg := mustPanic(t, f); !strings.Contains(msg, op+" called on idle#1, which is not the running task") {
+		if msg := mustPanic(t, f); !strings.Contains(msg, op+" called with idle#1, but no task is running") {
 			t.Errorf("%s: panic %q", op, msg)
 		}
 	}
@@ -164,18 +166,19 @@ func TestWaitOutsideTaskPanics(t *testing.T) {
 func TestEndNeverStarted(t *testing.T) {
 	ran := false
 	x := task.New("never", func(t *task.Task) { ran = true })
+	s := scheduler.New()
+	s.Schedule(x)
 	before := runtime.NumGoroutine()
-	if p := x.End(nil); p != nil {
-		t.Fatal(p)
-	}
+	s.Kill(x)
 	if ran || !x.Done() || x.State() != task.Done {
 		t.Fatalf("ran %v, done %v, state %v", ran, x.Done(), x.State())
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Fatalf("%d goroutines after End, %d before", n, before)
 	}
-	if p := x.End(nil); p != nil { // again: nothing more to do
-		t.Fatal(p)
+	s.Kill(x) // again: nothing more to do
+	if err := s.Run(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -196,12 +199,14 @@ func TestPanicError(t *testing.T) {
 	}
 }
 
+// TestErrTimeout checks that a timeout means what it means everywhere in
+// Go: os.ErrDeadlineExceeded, and a net.Error whose Timeout is true.
 func TestErrTimeout(t *testing.T) {
-	var te interface{ Timeout() bool }
-	if !errors.As(task.ErrTimeout, &te) || !te.Timeout() {
-		t.Fatal("ErrTimeout does not report Timeout() true")
+	var ne net.Error
+	if !errors.As(task.ErrTimeout, &ne) || !ne.Timeout() {
+		t.Fatal("ErrTimeout is not a net.Error reporting Timeout() true")
 	}
-	if !strings.Contains(task.ErrTimeout.Error(), "timed out") {
-		t.Fatalf("ErrTimeout says %q", task.ErrTimeout)
+	if !errors.Is(task.ErrTimeout, os.ErrDeadlineExceeded) {
+		t.Fatalf("ErrTimeout %q is not os.ErrDeadlineExceeded", task.ErrTimeout)
 	}
 }

@@ -1,17 +1,19 @@
 // Package utensil provides the essay's Utensil: a resource that one task
 // holds at a time, with a FIFO queue of tasks waiting for it.
 //
-// Unlike the essay's version, which marks a released utensil available and
-// lets any task take it before the woken waiter runs (so two philosophers
-// can end up holding one fork), Release hands ownership straight to the
-// first waiter. A task that ends while it holds a utensil, finished or
-// killed (even one handed the utensil but killed before it ran again),
-// passes it on to the next waiter, so a kill never stalls the others.
+// Unlike the essay's version, Release hands ownership straight to the first
+// waiter, and a task that ends while it holds a utensil, finished or killed
+// (even one handed the utensil but killed before it ran again), passes it
+// on to the next waiter, so a kill never stalls the others.
+//
+// A Utensil is built on package task's public waiting primitives (a Queue,
+// Wait, Unblock and the Resource list), as task code may build its own.
 package utensil
 
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lwtask/lwtask/task"
 )
@@ -24,6 +26,17 @@ var ErrNotHeld = errors.New("utensil: not held by the releasing task")
 var ErrAlreadyHeld = errors.New("utensil: already held by the acquiring task")
 
 // Utensil is a resource held by at most one task at a time.
+//
+// Why ownership is handed off: the essay's release marks the utensil
+// available and wakes the first waiter, which takes it when it next runs.
+// In between, any task that calls acquire finds it available and takes it,
+// and then the woken waiter takes it too: two philosophers eat with one
+// fork (docs/design.md shows the table where it happens). Release here makes
+// the first waiter the holder before it runs, so nobody can barge in. The
+// price is the hazard CPython's locks met (bpo-27585): a waiter handed the
+// utensil and then killed before it runs would hold it forever. The task's
+// Resource list closes that gap: an ending task abandons what it holds, and
+// Abandon hands it on.
 type Utensil struct {
 	owner *task.Task
 	queue task.Queue
@@ -46,43 +59,54 @@ func (u *Utensil) Waiting() int { return u.queue.Len() }
 
 // Acquire makes the generator-style task t the holder of u, waiting in
 // line, and yielding, while another task holds it: the essay's
-// "yield from fork.acquire()". If t is woken by the scheduler's Wake
-// instead, as a cancellation would, it does not hold u and Acquire returns
-// an error wrapping the wake-up's error (ErrNotHeld if that was nil).
-func (u *Utensil) Acquire(t *task.Task) error {
-	granted, err := u.Request(t)
-	if err == nil && !granted {
-		t.Yield() // resumed by Release, already the holder...
-		if werr := t.TakeWakeErr(); u.owner != t {
-			// ...or by Wake, which took t out of the line without u.
-			if werr == nil {
-				werr = ErrNotHeld
-			}
-			return fmt.Errorf("utensil: %s stopped waiting for %s: %w", t, u.Name(), werr)
-		}
+// "yield from fork.acquire()". If the wait ends otherwise (t is being
+// ended, or is woken with an error), t does not hold u and Acquire returns
+// an error wrapping why.
+func (u *Utensil) Acquire(t *task.Task) error { return u.AcquireUntil(t, time.Time{}) }
+
+// AcquireUntil is Acquire with a deadline, past which it fails with an error
+// wrapping task.ErrTimeout. The zero time means no deadline.
+func (u *Utensil) AcquireUntil(t *task.Task, deadline time.Time) error {
+	t.Checkpoint()
+	switch u.owner {
+	case nil:
+		u.take(t)
+		return nil
+	case t:
+		return fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
 	}
-	return err
+	err := t.WaitUntil(&u.queue, deadline)
+	if u.owner == t { // handed over by Release or Abandon
+		return nil
+	}
+	if err == nil {
+		err = ErrNotHeld
+	}
+	return fmt.Errorf("utensil: %s stopped waiting for %s: %w", t, u.Name(), err)
 }
 
 // Request is Acquire for a raw step function. If u is free, t holds it at
-// once and Request returns true. Otherwise t is queued for it and Request
-// returns false: the step should return task.Yield, and t holds u when its
-// step is next called.
+// once and Request returns true. Otherwise the step returns task.Yield: t
+// has been queued for u, and holds it when its step is next called (or
+// rarely, its turn being spent, it was not queued). So a step that finds
+// Holder() is not t when it runs again asks again, unless t.WaitErr() says
+// its wait was ended otherwise.
 func (u *Utensil) Request(t *task.Task) (granted bool, err error) {
-	switch u.owner {
-	case nil:
-		u.owner = t
-		t.Acquired(u)
-		return true, nil
-	case t:
+	switch {
+	case u.owner == t:
 		return false, fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
+	case !t.Spend():
+		return false, nil
+	case u.owner == nil:
+		u.take(t)
+		return true, nil
 	}
-	s := t.Scheduler()
-	if s == nil || s.Current() != t {
-		panic("utensil: Request for " + t.String() + ", which is not the running task")
-	}
-	s.Block(&u.queue)
-	return false, nil
+	return false, t.Block(&u.queue)
+}
+
+func (u *Utensil) take(t *task.Task) {
+	u.owner = t
+	t.Acquired(u)
 }
 
 // Release gives u up. Ownership passes straight to the first task waiting,
@@ -96,7 +120,7 @@ func (u *Utensil) Release(t *task.Task) error {
 		return fmt.Errorf("%w: %s released %s, which is held by %s", ErrNotHeld, t, u.Name(), holder)
 	}
 	t.Released(u)
-	u.handOff(t.Scheduler())
+	u.handOff()
 	return nil
 }
 
@@ -104,18 +128,13 @@ func (u *Utensil) Release(t *task.Task) error {
 // waiter. It implements task.Resource.
 func (u *Utensil) Abandon(t *task.Task) {
 	if u.owner == t {
-		u.handOff(t.Scheduler())
+		u.handOff()
 	}
 }
 
-func (u *Utensil) handOff(s task.Scheduler) {
-	if u.queue.Len() == 0 {
-		u.owner = nil
-		return
-	}
-	next := s.Unblock(&u.queue)
-	u.owner = next
-	if next != nil {
-		next.Acquired(u)
+func (u *Utensil) handOff() {
+	u.owner = u.queue.Unblock()
+	if u.owner != nil {
+		u.owner.Acquired(u)
 	}
 }

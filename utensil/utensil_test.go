@@ -212,7 +212,7 @@ func TestRequestByOtherTaskPanics(t *testing.T) {
 		fork.Request(idle)
 	})
 	run(t, s)
-	if !strings.Contains(msg, "idle#1, which is not the running task") {
+	if !strings.Contains(msg, "called with idle#1, but holder#2 is running") {
 		t.Fatalf("panic %q", msg)
 	}
 }
@@ -272,11 +272,11 @@ func TestAcquireWokenWithoutUtensil(t *testing.T) {
 			check(fork.Release(t))
 		})
 		waiter = s.Go("waiter", func(t *task.Task) { acqErr = fork.Acquire(t) })
-		s.Go("canceller", func(t *task.Task) { s.Wake(waiter, wakeErr) })
+		s.Go("canceller", func(t *task.Task) { waiter.Wake(wakeErr) })
 		run(t, s)
 		want := wakeErr
 		if want == nil {
-			want = utensil.ErrNotHeld
+			want = task.ErrInterrupted
 		}
 		if !errors.Is(acqErr, want) || !strings.Contains(fmt.Sprint(acqErr), "waiter#2 stopped waiting for fork 0") {
 			t.Fatalf("Acquire after Wake(%v): %v, want an error wrapping %v", wakeErr, acqErr, want)

@@ -316,7 +316,7 @@ var flagTests = []struct {
 	wantCode int
 	wantLog  string
 }{
-	{"UnknownPoller", []string{"-addr", "127.0.0.1:0", "-poller", "nosuch"}, 2, `no backend "nosuch"`},
+	{"UnknownPoller", []string{"-addr", "127.0.0.1:0", "-poller", "nosuch"}, 2, `no poller backend "nosuch"`},
 	{"StrayArgument", []string{"-addr", "127.0.0.1:0", "stray"}, 2, `unexpected argument "stray"`},
 	{"UnknownFlag", []string{"-addr", "127.0.0.1:0", "-nosuch"}, 2, "flag provided but not defined: -nosuch"},
 	{"MissingValue", []string{"-addr", "127.0.0.1:0", "-poller"}, 2, "flag needs an argument: -poller"},

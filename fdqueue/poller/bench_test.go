@@ -73,7 +73,7 @@ func BenchmarkWakeup(b *testing.B) {
 
 // TestWaitDoesNotAllocate guards the hot path, timeouts included.
 func TestWaitDoesNotAllocate(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w := pipe(t)
 		write(t, w)
 		mustRegister(t, p, r, Read)

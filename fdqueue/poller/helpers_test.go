@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // forEach runs test once per backend available here.
-func forEach(t *testing.T, test func(t *testing.T, p Poller)) {
+func forEach(t *testing.T, test func(t *testing.T, p *Poller)) {
 	t.Helper()
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) { test(t, open(t, name)) })
@@ -22,7 +22,7 @@ func forEach(t *testing.T, test func(t *testing.T, p Poller)) {
 }
 
 // open makes a poller that is closed when the test ends.
-func open(t testing.TB, name string) Poller {
+func open(t testing.TB, name string) *Poller {
 	t.Helper()
 	p, err := New(name)
 	if err != nil {
@@ -80,7 +80,7 @@ func write(t testing.TB, fd int) {
 }
 
 // mustRegister registers fd or fails the test.
-func mustRegister(t testing.TB, p Poller, fd int, ev Events) {
+func mustRegister(t testing.TB, p *Poller, fd int, ev Events) {
 	t.Helper()
 	if err := p.Register(fd, ev); err != nil {
 		t.Fatalf("Register(%d, %v): %v", fd, ev, err)
@@ -88,7 +88,7 @@ func mustRegister(t testing.TB, p Poller, fd int, ev Events) {
 }
 
 // wait runs one Wait with room for 64 events and returns them sorted.
-func wait(t testing.TB, p Poller, timeout time.Duration) []Event {
+func wait(t testing.TB, p *Poller, timeout time.Duration) []Event {
 	t.Helper()
 	events := make([]Event, 64)
 	n, err := p.Wait(events, timeout)
@@ -101,7 +101,7 @@ func wait(t testing.TB, p Poller, timeout time.Duration) []Event {
 }
 
 // expect checks that a Wait of up to a second reports exactly want.
-func expect(t testing.TB, p Poller, want ...Event) {
+func expect(t testing.TB, p *Poller, want ...Event) {
 	t.Helper()
 	timeout := time.Second
 	if len(want) == 0 {

@@ -15,7 +15,7 @@ func TestHighDescriptor(t *testing.T) {
 	write(t, w)
 	high := fdtest.DupAtLeast(t, r, fdSetSize)
 	t.Cleanup(func() { unix.Close(high) })
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		err := p.Register(high, Read)
 		if p.Name() == "select" {
 			if !errors.Is(err, ErrFdTooLarge) {

@@ -2,7 +2,7 @@
 
 package poller
 
-var backends = []backend{
+var backends = []backendInfo{
 	{"kqueue", openKqueue},
 	{"poll", openPoll},
 	{"select", openSelect},

@@ -1,6 +1,6 @@
 package poller
 
-var backends = []backend{
+var backends = []backendInfo{
 	{"epoll", openEpoll},
 	{"poll", openPoll},
 	{"select", openSelect},

@@ -1,10 +1,12 @@
 // Package poller waits for file descriptors to become ready.
 //
-// It is one small interface over the operating system's readiness
-// mechanisms (select, poll, epoll, kqueue), in the spirit of Python's
-// selectors module: register a descriptor with the conditions of interest,
-// change or drop that interest, and wait. All backends are level-triggered,
-// so a condition that is not dealt with is reported again by the next Wait.
+// It is one small type over the operating system's readiness mechanisms
+// (select, poll, epoll, kqueue), in the spirit of Python's selectors module:
+// register a descriptor with the conditions of interest, change or drop that
+// interest, and wait. The Poller keeps the registry of interests and checks
+// every call; each backend under it keeps only its kernel calls. All
+// backends are level-triggered, so a condition that is not dealt with is
+// reported again by the next Wait.
 //
 // A Poller is meant for one goroutine (the event loop), except Wakeup, which
 // any goroutine may call to make that loop's Wait return.
@@ -13,9 +15,12 @@ package poller
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Events is a set of readiness conditions.
@@ -53,51 +58,59 @@ type Event struct {
 	Events Events
 }
 
-// Poller watches descriptors for readiness.
-type Poller interface {
-	// Name is the backend's name: "select", "poll", "epoll" or "kqueue".
-	Name() string
-	// Register starts watching fd for ev (which must not be empty).
-	// It fails with ErrRegistered if fd is already watched.
-	Register(fd int, ev Events) error
-	// Modify changes the conditions a registered fd is watched for.
-	Modify(fd int, ev Events) error
-	// Unregister stops watching fd. Call it before closing fd: epoll and
-	// kqueue key their registrations on the open file, and a number closed
-	// and reused behind their back can leave stale or missing events.
-	Unregister(fd int) error
-	// Wait fills events with ready descriptors and returns how many it
-	// filled. A negative timeout waits forever, zero only polls. Returning
-	// 0 at the timeout, or after a Wakeup, is normal. If more descriptors
-	// are ready than events can hold, the rest are reported by later calls.
-	Wait(events []Event, timeout time.Duration) (int, error)
-	// Wakeup makes a Wait in progress, or the next one, return promptly.
-	// Any goroutine may call it; wakeups not yet consumed by a Wait are
-	// merged into one.
-	Wakeup() error
-	// Close releases the poller's own descriptors. The watched descriptors
-	// are left alone.
-	Close() error
-}
-
 var (
 	// ErrFdTooLarge is returned by the select backend for a descriptor at
 	// or above FD_SETSIZE, which an fd_set cannot hold.
-	ErrFdTooLarge = errors.New("poller: descriptor is >= FD_SETSIZE, too large for select")
+	ErrFdTooLarge = fmt.Errorf("descriptor too large for select (FD_SETSIZE is %d)", fdSetSize)
 	// ErrClosed is returned when a closed poller is used.
-	ErrClosed = errors.New("poller: poller is closed")
+	ErrClosed = errors.New("poller is closed")
 	// ErrRegistered is returned by Register for a descriptor already watched.
-	ErrRegistered = errors.New("poller: descriptor already registered")
+	ErrRegistered = errors.New("descriptor already registered")
 	// ErrNotRegistered is returned by Modify and Unregister for a
 	// descriptor that is not watched.
-	ErrNotRegistered = errors.New("poller: descriptor not registered")
+	ErrNotRegistered = errors.New("descriptor not registered")
 )
 
-// backend is one way of waiting this operating system offers.
-type backend struct {
-	name string
-	open func() (Poller, error)
+// A backend is one readiness mechanism's kernel calls. The Poller has
+// checked every argument, and tracks what each descriptor is watched for,
+// before it calls one.
+type backend interface {
+	// add starts watching fd, which is not watched, for ev.
+	add(fd int, ev Events) error
+	// modify changes what the watched fd is watched for, from old to ev.
+	modify(fd int, old, ev Events) error
+	// remove stops watching fd, which was watched for old.
+	remove(fd int, old Events) error
+	// wait fills events with ready descriptors, the waker's among them,
+	// waiting up to timeout for one system call (see retry).
+	wait(events []Event, timeout time.Duration) (int, error)
+	// close releases the backend's own descriptors.
+	close() error
 }
+
+// Poller watches descriptors for readiness.
+type Poller struct {
+	name     string
+	b        backend
+	w        *waker
+	interest []Events // what each descriptor is watched for, indexed by descriptor; 0 if not registered
+	events   []Event  // Wait's own buffer, one slot more than the caller's for the waker
+	stats    Stats
+	closed   bool
+}
+
+// Stats counts what a Poller has asked of the kernel.
+type Stats struct {
+	Registers, Modifies, Unregisters uint64 // changes of interest made
+	Waits                            uint64 // system waits, retries after EINTR included
+	Events                           uint64 // descriptors reported ready, wake-ups excluded
+}
+
+// Stats returns the counts so far.
+func (p *Poller) Stats() Stats { return p.stats }
+
+// opener makes a backend that also watches the waker's read end.
+type opener func(wakeFd int) (backend, error)
 
 // Names lists the backends available on this operating system, best first.
 func Names() []string {
@@ -109,15 +122,180 @@ func Names() []string {
 }
 
 // New opens the backend called name, or the best one when name is "".
-func New(name string) (Poller, error) {
-	if name == "" && len(backends) > 0 {
-		return backends[0].open()
-	}
+func New(name string) (*Poller, error) {
 	for _, b := range backends {
-		if b.name == name {
-			return b.open()
+		if b.name == name || name == "" {
+			return openBackend(b.name, b.open)
 		}
 	}
-	return nil, fmt.Errorf("poller: no backend %q on %s; valid: %s",
+	return nil, fmt.Errorf("no poller backend %q on %s; valid: %s",
 		name, runtime.GOOS, strings.Join(Names(), ", "))
+}
+
+func openBackend(name string, o opener) (*Poller, error) {
+	w, err := newWaker()
+	if err != nil {
+		return nil, err
+	}
+	b, err := o(w.rfd)
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return &Poller{name: name, b: b, w: w}, nil
+}
+
+// Name is the backend's name: "select", "poll", "epoll" or "kqueue".
+func (p *Poller) Name() string { return p.name }
+
+// Register starts watching fd for ev, which must not be empty. It fails
+// with ErrRegistered if fd is already watched.
+func (p *Poller) Register(fd int, ev Events) error {
+	if err := p.check(fd, ev); err != nil {
+		return err
+	}
+	if fd == p.w.rfd || fd == p.w.wfd {
+		return fmt.Errorf("descriptor %d belongs to the poller: %w", fd, unix.EINVAL)
+	}
+	if p.Watched(fd) != 0 {
+		return ErrRegistered
+	}
+	p.stats.Registers++
+	if err := p.b.add(fd, ev); err != nil {
+		return err
+	}
+	if fd >= len(p.interest) {
+		p.interest = append(p.interest, make([]Events, fd+1-len(p.interest))...)
+	}
+	p.interest[fd] = ev
+	return nil
+}
+
+// Modify changes the conditions a registered fd is watched for.
+func (p *Poller) Modify(fd int, ev Events) error {
+	old, err := p.find(fd)
+	if err != nil {
+		return err
+	}
+	if err := p.check(fd, ev); err != nil || ev == old {
+		return err
+	}
+	p.stats.Modifies++
+	if err := p.b.modify(fd, old, ev); err != nil {
+		return err
+	}
+	p.interest[fd] = ev
+	return nil
+}
+
+// Unregister stops watching fd. Call it before closing fd: epoll and kqueue
+// key their registrations on the open file, and a number closed and reused
+// behind their back can leave stale or missing events. If fd was closed
+// first all the same, Unregister still forgets it.
+func (p *Poller) Unregister(fd int) error {
+	old, err := p.find(fd)
+	if err != nil {
+		return err
+	}
+	p.interest[fd] = 0
+	p.stats.Unregisters++
+	if err := p.b.remove(fd, old); err != nil && !isGone(err) {
+		return err
+	}
+	return nil
+}
+
+// Watched returns what fd is watched for, or 0.
+func (p *Poller) Watched(fd int) Events {
+	if fd < 0 || fd >= len(p.interest) {
+		return 0
+	}
+	return p.interest[fd]
+}
+
+// check refuses a closed poller, numbers no kernel hands out or too large
+// for the 32-bit fields of pollfd and epoll_event, and empty event sets:
+// watching for nothing is Unregister.
+func (p *Poller) check(fd int, ev Events) error {
+	switch {
+	case p.closed:
+		return ErrClosed
+	case fd < 0 || fd > math.MaxInt32:
+		return unix.EBADF
+	case ev == 0 || ev&^(Read|Write) != 0:
+		return fmt.Errorf("events %v: %w", ev, unix.EINVAL)
+	}
+	return nil
+}
+
+// find returns what a registered fd is watched for.
+func (p *Poller) find(fd int) (Events, error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	ev := p.Watched(fd)
+	if ev == 0 {
+		return 0, ErrNotRegistered
+	}
+	return ev, nil
+}
+
+// Wait fills events with ready descriptors and returns how many it filled.
+// A negative timeout waits forever, zero only polls. Returning 0 at the
+// timeout, or after a Wakeup, is normal. If more descriptors are ready than
+// events can hold, the rest are reported by later calls.
+func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
+	if p.closed {
+		return 0, ErrClosed
+	}
+	// The backend reports the waker like any descriptor, so it gets one
+	// slot more than the caller: a wake-up never crowds out an event.
+	if cap(p.events) < len(events)+1 {
+		p.events = make([]Event, len(events)+1)
+	}
+	buf := p.events[:len(events)+1]
+	n, err := retry(timeout, func(left time.Duration) (int, error) {
+		p.stats.Waits++
+		return p.b.wait(buf, left)
+	})
+	if err != nil {
+		return 0, err
+	}
+	out := 0
+	for _, ev := range buf[:n] {
+		if ev.Fd == p.w.rfd {
+			p.w.drain()
+		} else if out < len(events) {
+			events[out] = ev
+			out++
+		}
+	}
+	p.stats.Events += uint64(out)
+	return out, nil
+}
+
+// Wakeup makes a Wait in progress, or the next one, return promptly. Any
+// goroutine may call it; wakeups not yet consumed by a Wait are merged into
+// one.
+func (p *Poller) Wakeup() error { return p.w.wake() }
+
+// Close releases the poller's own descriptors. The watched descriptors are
+// left alone.
+func (p *Poller) Close() error {
+	if p.closed {
+		return ErrClosed
+	}
+	p.closed = true
+	p.interest = nil
+	err := p.b.close()
+	if werr := p.w.close(); err == nil {
+		err = werr
+	}
+	return err
+}
+
+// backendInfo names one way of waiting this operating system offers.
+type backendInfo struct {
+	name string
+	open opener
 }

@@ -92,7 +92,7 @@ func TestSignalsInterrupt(t *testing.T) {
 }
 
 func TestWaitSurvivesEINTR(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w := pipe(t)
 		mustRegister(t, p, r, Read)
 		const timeout = 50 * time.Millisecond

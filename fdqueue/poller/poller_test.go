@@ -60,7 +60,7 @@ func contains(list []string, s string) bool {
 }
 
 func TestReadableAfterWrite(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w := pipe(t)
 		mustRegister(t, p, r, Read)
 		expect(t, p)
@@ -71,7 +71,7 @@ func TestReadableAfterWrite(t *testing.T) {
 }
 
 func TestWritableAtOnce(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		_, w := pipe(t)
 		a, _ := socketpair(t)
 		mustRegister(t, p, w, Write)
@@ -81,7 +81,7 @@ func TestWritableAtOnce(t *testing.T) {
 }
 
 func TestReadWriteTogether(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		a, b := socketpair(t)
 		mustRegister(t, p, a, Read|Write)
 		expect(t, p, Event{a, Write})
@@ -91,7 +91,7 @@ func TestReadWriteTogether(t *testing.T) {
 }
 
 func TestNotReadableWhenEmpty(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		a, _ := socketpair(t)
 		mustRegister(t, p, r, Read)
@@ -107,7 +107,7 @@ func TestNotReadableWhenEmpty(t *testing.T) {
 
 // Only a lower bound is checked: an upper one would fail on a busy machine.
 func TestWaitHonoursTimeout(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		mustRegister(t, p, r, Read)
 		for _, timeout := range []time.Duration{400 * time.Microsecond, 3 * time.Millisecond, 30 * time.Millisecond} {
@@ -123,7 +123,7 @@ func TestWaitHonoursTimeout(t *testing.T) {
 }
 
 func TestModify(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		a, b := socketpair(t)
 		mustRegister(t, p, a, Read)
 		expect(t, p)
@@ -145,7 +145,7 @@ func TestModify(t *testing.T) {
 }
 
 func TestUnregister(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w := pipe(t)
 		mustRegister(t, p, r, Read)
 		mustRegister(t, p, w, Write)
@@ -169,7 +169,7 @@ func TestUnregister(t *testing.T) {
 // checked exactly where the kernel's answer is known (Linux, and kqueue's
 // EV_EOF); select has no notion of hang-up and only sees the watched
 // direction become ready; poll elsewhere must at least wake the watcher.
-func hangup(t *testing.T, p Poller, fd int, watched Events) {
+func hangup(t *testing.T, p *Poller, fd int, watched Events) {
 	t.Helper()
 	got := wait(t, p, time.Second)
 	exact := p.Name() != "select" && (runtime.GOOS == "linux" || p.Name() == "kqueue")
@@ -182,7 +182,7 @@ func hangup(t *testing.T, p Poller, fd int, watched Events) {
 }
 
 func TestPeerClosed(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		a, b := rawSocketpair(t)
 		defer unix.Close(a)
 		mustRegister(t, p, a, Read)
@@ -205,7 +205,7 @@ func TestPeerClosed(t *testing.T) {
 }
 
 func TestReaderGone(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w, err := newPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -222,7 +222,7 @@ func TestReaderGone(t *testing.T) {
 // fails with EBADF (both turned into Read|Write), while epoll and kqueue
 // silently drop it.
 func TestClosedWhileRegistered(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w, err := newPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +251,7 @@ func TestClosedWhileRegistered(t *testing.T) {
 }
 
 func TestWakeupInterruptsWait(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		mustRegister(t, p, r, Read)
 		var wg sync.WaitGroup
@@ -271,7 +271,7 @@ func TestWakeupInterruptsWait(t *testing.T) {
 }
 
 func TestWakeupBeforeWait(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		if err := p.Wakeup(); err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +280,7 @@ func TestWakeupBeforeWait(t *testing.T) {
 }
 
 func TestWakeupsMerge(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, w := pipe(t)
 		mustRegister(t, p, r, Read)
 		wakeMany(t, p.Wakeup, 1000)
@@ -358,7 +358,7 @@ func TestWakeupWritesOnce(t *testing.T) {
 }
 
 func TestShortEventsSlice(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		ready := map[int]bool{}
 		for range 5 {
 			r, w := pipe(t)
@@ -393,7 +393,7 @@ func TestShortEventsSlice(t *testing.T) {
 }
 
 func TestRegisterTwice(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		mustRegister(t, p, r, Read)
 		if err := p.Register(r, Write); !errors.Is(err, ErrRegistered) {
@@ -403,7 +403,7 @@ func TestRegisterTwice(t *testing.T) {
 }
 
 func TestUnknownDescriptor(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		if err := p.Unregister(r); !errors.Is(err, ErrNotRegistered) {
 			t.Errorf("Unregister = %v, want ErrNotRegistered", err)
@@ -422,7 +422,7 @@ func TestUnknownDescriptor(t *testing.T) {
 }
 
 func TestBadArguments(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		r, _ := pipe(t)
 		for _, fd := range []int{-1, -1 << 40, 1 << 40} {
 			if err := p.Register(fd, Read); !errors.Is(err, unix.EBADF) {
@@ -483,7 +483,7 @@ func TestClosedPoller(t *testing.T) {
 // used because their readiness is the same everywhere: always writable,
 // readable once the peer has written (pipes are two-way on some BSDs).
 func TestModel(t *testing.T) {
-	forEach(t, func(t *testing.T, p Poller) {
+	forEach(t, func(t *testing.T, p *Poller) {
 		ready := map[int]Events{}
 		var fds []int
 		for i := range 12 {

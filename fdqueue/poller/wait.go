@@ -3,6 +3,7 @@
 package poller
 
 import (
+	"errors"
 	"math"
 	"time"
 
@@ -24,7 +25,7 @@ func retry(timeout time.Duration, wait func(left time.Duration) (int, error)) (i
 	left := timeout
 	for {
 		n, err := wait(min(left, maxSleep))
-		if n > 0 || (err != nil && err != unix.EINTR) {
+		if n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
 			return n, err
 		}
 		if timeout == 0 {

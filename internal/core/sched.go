@@ -1,0 +1,299 @@
+package core
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
+
+// Sched is the state a scheduler's tasks share with its run loop: the ready
+// list, the running task, the timers and the task table. The run loop
+// itself is the scheduler package's.
+type Sched struct {
+	ready   readyList
+	current *Task   // the task whose code is running, or nil
+	budget  int     // operations left in current's turn; see Budget
+	stack   []*Task // tasks whose code is suspended under current's: see End
+	timers  timerHeap
+	table   table
+	lastID  uint64
+	epoch   time.Time
+}
+
+// Init makes s ready for use.
+func (s *Sched) Init() { s.epoch = time.Now() }
+
+// Now returns the scheduler's clock: nanoseconds since Init, on the
+// monotonic clock, so that a change of the wall clock moves no deadline.
+func (s *Sched) Now() int64 { return int64(time.Since(s.epoch)) }
+
+// Deadline converts a time to the scheduler's clock. The zero time means no
+// deadline, 0; any other time is at least 1, so that a deadline already
+// past still counts as one.
+func (s *Sched) Deadline(d time.Time) int64 {
+	if d.IsZero() {
+		return 0
+	}
+	return max(1, int64(d.Sub(s.epoch)))
+}
+
+// Current returns the task whose code is running, or nil.
+func (s *Sched) Current() *Task { return s.current }
+
+// Len returns the number of live tasks.
+func (s *Sched) Len() int { return len(s.table.tasks) }
+
+// ReadyLen returns the number of tasks in the ready list.
+func (s *Sched) ReadyLen() int { return s.ready.n }
+
+// Front returns the task at the head of the ready list, or nil.
+func (s *Sched) Front() *Task { return s.ready.head }
+
+// Timers returns the number of tasks in timed waits.
+func (s *Sched) Timers() int { return len(s.timers.heap) }
+
+// Schedule adds t to the tail of the ready list: the essay's schedule. A
+// new task joins s here. It returns a reason not to, for the caller's
+// panic, or "".
+func (s *Sched) Schedule(t *Task) string {
+	switch {
+	case t.s != &unscheduled && t.s != s:
+		return "it belongs to another scheduler"
+	case t.flags&done != 0:
+		return "it has finished"
+	case t.flags&blocked != 0:
+		return "it is blocked on " + t.WaitingFor()
+	case t.next != nil:
+		return "" // ready already: nothing to do
+	}
+	if t.s == &unscheduled {
+		s.lastID++
+		t.s, t.id = s, s.lastID
+		s.table.add(t)
+	}
+	s.ready.push(t)
+	return ""
+}
+
+// Unschedule takes t out of the ready list: the essay's unschedule. It
+// stays alive, idle, until it is scheduled again.
+func (s *Sched) Unschedule(t *Task) {
+	if t.s == s {
+		s.ready.remove(t)
+	}
+}
+
+// ExpireTimeslice moves t to the tail of the ready list if it is at the
+// head: the essay's expire_timeslice.
+func (s *Sched) ExpireTimeslice(t *Task) {
+	if s.ready.head == t {
+		s.ready.head = t.next
+	}
+}
+
+// RunSteps gives up to n steps to the tasks at the head of the ready list,
+// one each in turn: each runs to its next suspension point, with a fresh
+// budget, and if it is still at the head afterwards it moves to the tail,
+// the essay's run and expire_timeslice. It stops early, before any step
+// when halt is set, and after one whose task finished or must be ended: it
+// returns that task and its status, with how many of the n steps are left,
+// for the caller to retire it and go on.
+//
+// This is the hottest loop of the runtime, so every step is written out
+// here rather than called: a started generator is resumed directly, since
+// every call level between the loop and the coroutine switch costs a
+// mispredicted return each time control comes back from the coroutine's
+// stack.
+func (s *Sched) RunSteps(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
+	for ; n > 0; n-- {
+		t = s.ready.head
+		if t == nil || halt.Load() {
+			return nil, Yield, 0
+		}
+		s.current, s.budget = t, Budget
+		if t.resume != nil {
+			status = Finish
+			if _, ok := t.resume(); ok {
+				status = Yield
+			}
+		} else {
+			status = t.step(t)
+		}
+		s.current = nil
+		if status != Yield || t.flags&doomed != 0 {
+			return t, status, n - 1
+		}
+		if s.ready.head == t {
+			s.ready.head = t.next
+		}
+	}
+	return nil, Yield, 0
+}
+
+// FireTimers wakes every task whose deadline has passed, earliest first. A
+// task waiting in queues gets ErrTimeout; a sleeper, nil.
+func (s *Sched) FireTimers() {
+	if len(s.timers.heap) == 0 {
+		return
+	}
+	now := s.Now()
+	for t := s.timers.earliest(); t != nil && t.deadline <= now; t = s.timers.earliest() {
+		var err error
+		if len(t.w.cases) > 0 {
+			err = ErrTimeout
+		}
+		t.wake(-1, err)
+	}
+}
+
+// NextDeadline returns how long until the earliest timer, 0 if it has
+// passed, or -1 if there is none.
+func (s *Sched) NextDeadline() time.Duration {
+	t := s.timers.earliest()
+	if t == nil {
+		return -1
+	}
+	return max(0, time.Duration(t.deadline-s.Now()))
+}
+
+// End ends t for good, wherever it is. A generator-style task unwinds its
+// body through its deferred calls, which run as if t were running, so that
+// they may use t; any wait in them fails with ErrKilled. End returns a
+// panic those calls raised, and leaves abandoning what t still holds to
+// the caller (TakeHeld).
+//
+// A task whose code is on the stack cannot be unwound from under it: the
+// running task, or one whose deferred calls are running because it is
+// being ended, which have ended another and so on. Such a task is doomed
+// instead: a generator-style task killing itself unwinds at once; any other
+// unwinds at its next suspension point, or is ended by the run loop when
+// its step returns.
+func (s *Sched) End(t *Task) *Panic {
+	if t.flags&done != 0 || (t.s != &unscheduled && t.s != s) {
+		return nil
+	}
+	if t == s.current || slices.Contains(s.stack, t) {
+		t.flags |= doomed
+		if t == s.current {
+			t.unwindIfDoomed()
+		}
+		return nil
+	}
+	t.flags |= ending
+	t.withdraw()
+	t.flags &^= blocked
+	s.ready.remove(t)
+	var p *Panic
+	if t.stop != nil {
+		s.stack = append(s.stack, s.current)
+		s.current = t
+		t.yield = yieldEnding // for Yield in deferred calls; the pending one returns false
+		t.stop()
+		s.current = s.stack[len(s.stack)-1]
+		s.stack = s.stack[:len(s.stack)-1]
+		p = t.TakeFault()
+	}
+	s.Finish(t)
+	return p
+}
+
+// Finish removes t, whose step has returned Finish or which End has
+// unwound, from the scheduler: the essay's unschedule of a finished task.
+func (s *Sched) Finish(t *Task) {
+	t.flags |= done | ending
+	t.flags &^= blocked
+	t.withdraw()
+	s.ready.remove(t)
+	s.table.remove(t)
+	t.resume, t.step, t.yield, t.stop = nil, nil, nil, nil
+}
+
+// Unwound forgets the running task, and any whose code was suspended under
+// it, once a panic has unwound the stack past them.
+func (s *Sched) Unwound() {
+	s.current = nil
+	s.stack = s.stack[:0]
+}
+
+// Any returns some live task, or nil.
+func (s *Sched) Any() *Task { return s.table.any() }
+
+// Tasks calls f for every live task, in no particular order.
+func (s *Sched) Tasks(f func(*Task)) {
+	for _, t := range s.table.tasks {
+		f(t)
+	}
+}
+
+// readyList is the scheduler's ready list: a circular doubly linked list of
+// tasks with no sentinel, head the front and head.prev the back. Moving the
+// front to the back, which the run loop does after nearly every step, is a
+// single pointer move.
+type readyList struct {
+	head *Task
+	n    int
+}
+
+func (l *readyList) push(t *Task) {
+	if l.head == nil {
+		t.next, t.prev = t, t
+		l.head = t
+	} else {
+		tail := l.head.prev
+		t.prev, t.next = tail, l.head
+		tail.next = t
+		l.head.prev = t
+	}
+	l.n++
+}
+
+// remove takes t out of the list; it does nothing if t is not in it.
+func (l *readyList) remove(t *Task) {
+	if t.next == nil {
+		return
+	}
+	if t.next == t {
+		l.head = nil
+	} else {
+		t.prev.next = t.next
+		t.next.prev = t.prev
+		if l.head == t {
+			l.head = t.next
+		}
+	}
+	t.next, t.prev = nil, nil
+	l.n--
+}
+
+// table is the set of a scheduler's live tasks, for task dumps, deadlock
+// reports and ending every task at shutdown. Each task records its index,
+// so adding and removing are O(1).
+type table struct {
+	tasks []*Task
+}
+
+func (tb *table) add(t *Task) {
+	tb.tasks = append(tb.tasks, t)
+	t.tableIndex = int32(len(tb.tasks))
+}
+
+func (tb *table) remove(t *Task) {
+	i := int(t.tableIndex) - 1
+	if i < 0 {
+		return
+	}
+	last := len(tb.tasks) - 1
+	moved := tb.tasks[last]
+	tb.tasks[i] = moved
+	moved.tableIndex = int32(i + 1)
+	tb.tasks[last] = nil
+	tb.tasks = tb.tasks[:last]
+	t.tableIndex = 0
+}
+
+func (tb *table) any() *Task {
+	if len(tb.tasks) == 0 {
+		return nil
+	}
+	return tb.tasks[len(tb.tasks)-1]
+}

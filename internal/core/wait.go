@@ -1,0 +1,222 @@
+package core
+
+// Every wait, of whatever kind (a queue, a descriptor, a utensil, a sleep,
+// a select over several of these), goes through the same four steps:
+//
+//	BeginWait   check that t is the running task and may wait at all
+//	Enqueue     put a waiter for t in each queue it waits in (none to sleep)
+//	Suspend     take t out of the ready list, with a timer if it has a deadline
+//	Park        (generator style) yield until woken, then report why
+//
+// A raw step calls the first three, returns Yield, and reads Result when it
+// is next called. The waking side pops a waiter and Fires it, or Wakes the
+// task; either way the task's other waiters and its timer are withdrawn at
+// once, so a task is woken exactly once per wait.
+//
+// Keeping to one path is what makes teardown safe: a task that is being
+// ended (killed, or its scheduler stopping) may still run deferred calls
+// that wait, and BeginWait answers them with ErrKilled at once, so they
+// never park the task, nor, worse, whichever other task is running.
+
+// wait is a task's current wait: its waiters, and, once it is woken, why.
+type wait struct {
+	cases []*Waiter // the task's waiters in this wait, in case order
+	spare []*Waiter // the task's own waiters, free for the next wait
+	fired int       // the case that woke the task; -1 for a timer or Wake
+	err   error     // what the wait returns
+}
+
+// BeginWait starts a wait of t. It panics if t is not the running task,
+// and returns ErrKilled instead of waiting if t is being ended. A task
+// killed while its code was on the stack unwinds here instead.
+func (t *Task) BeginWait(op string) error {
+	if t.s.current != t {
+		t.notRunning(op)
+	}
+	if t.flags&(ending|doomed) != 0 {
+		t.unwindIfDoomed()
+		return ErrKilled
+	}
+	if t.w == nil {
+		t.w = &wait{fired: -1}
+	}
+	return nil
+}
+
+// Enqueue appends a waiter for t to q, as the next case of its wait, and
+// returns it. w is the caller's waiter, or nil for one of t's own.
+func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
+	tw := t.w
+	if w == nil {
+		if n := len(tw.spare); n > 0 {
+			w = tw.spare[n-1]
+			tw.spare = tw.spare[:n-1]
+		} else {
+			w = &Waiter{own: true}
+		}
+	}
+	w.t = t
+	w.Case = len(tw.cases)
+	tw.cases = append(tw.cases, w)
+	q.push(w)
+	return w
+}
+
+// Suspend takes t out of the ready list until one of its waiters is fired,
+// it is woken, or the deadline (on its scheduler's clock; 0 for none)
+// passes.
+func (t *Task) Suspend(deadline int64) {
+	s := t.s
+	s.ready.remove(t)
+	t.flags |= blocked
+	t.w.fired, t.w.err = -1, nil
+	if deadline != 0 {
+		s.timers.add(t, deadline)
+	}
+}
+
+// Park suspends a generator-style task and yields until it is woken. It
+// returns the case that woke it (-1 for its deadline or Wake) and the
+// error its wait returns.
+func (t *Task) Park(op string, deadline int64) (int, error) {
+	if t.resume == nil {
+		panic(&MisuseError{Op: op, Task: t.String(), Detail: "it is a raw step task: use the Block form and return Yield"})
+	}
+	t.Suspend(deadline)
+	if !t.yield(struct{}{}) {
+		panic(killed{})
+	}
+	return t.Result()
+}
+
+// Result returns and clears how t's last wait ended: the case that woke it
+// (-1 if none) and the error its wait returns.
+func (t *Task) Result() (int, error) {
+	w := t.w
+	if w == nil {
+		return -1, nil
+	}
+	fired, err := w.fired, w.err
+	w.fired, w.err = -1, nil
+	return fired, err
+}
+
+// Wait is a whole wait on one queue: the form most waits take.
+func (t *Task) Wait(op string, q *Queue, deadline int64) error {
+	if err := t.BeginWait(op); err != nil {
+		return err
+	}
+	t.Enqueue(q, nil)
+	_, err := t.Park(op, deadline)
+	return err
+}
+
+// Block is Wait for a raw step, which then returns Yield and finds what
+// woke it with Result at its next step. With a nil q, t just sleeps until
+// the deadline.
+func (t *Task) Block(op string, q *Queue, deadline int64) error {
+	if err := t.BeginWait(op); err != nil {
+		return err
+	}
+	if q != nil {
+		t.Enqueue(q, nil)
+	}
+	t.Suspend(deadline)
+	return nil
+}
+
+// Fire wakes w's task, which has been popped from its queue: the task's
+// other waiters and its timer are withdrawn, it goes to the tail of the
+// ready list, and its wait reports w's case and err.
+func (w *Waiter) Fire(err error) { w.t.wake(w.Case, err) }
+
+// Wake wakes t if it is blocked, wherever it waits; its wait reports no
+// case and err (ErrInterrupted if err is nil). It reports whether t was
+// blocked.
+func (t *Task) Wake(err error) bool {
+	if t.flags&blocked == 0 {
+		return false
+	}
+	if err == nil {
+		err = ErrInterrupted
+	}
+	t.wake(-1, err)
+	return true
+}
+
+func (t *Task) wake(fired int, err error) {
+	if t.flags&blocked == 0 {
+		panic("core: wake of " + t.String() + ", which is not blocked")
+	}
+	t.withdraw()
+	t.flags &^= blocked
+	t.w.fired, t.w.err = fired, err
+	t.s.ready.push(t)
+}
+
+// withdraw takes t's waiters out of their queues and t out of the timer
+// heap. Its own waiters go back to its spares.
+func (t *Task) withdraw() {
+	if t.timerIndex != 0 {
+		t.s.timers.remove(t)
+	}
+	tw := t.w
+	if tw == nil {
+		return
+	}
+	for i, w := range tw.cases {
+		if w.q != nil {
+			w.q.remove(w)
+		}
+		if w.own {
+			w.t, w.Value = nil, nil
+			tw.spare = append(tw.spare, w)
+		}
+		tw.cases[i] = nil
+	}
+	tw.cases = tw.cases[:0]
+}
+
+// Budget is how many operations a task may complete without waiting in one
+// turn before the next one yields first (Checkpoint, Spend). An operation
+// is anything that could have waited: a read, a write, an accept, a
+// channel or semaphore operation.
+//
+// Why 64: the cost of a forced yield is one switch, 60-90 ns for a
+// generator task, so at 64 operations a turn it is a small fraction of even
+// the cheapest operations (a buffered line read, ~20 ns) and below 1% of a
+// request to the spam server (~1-2 µs of server time, 5 operations). A turn
+// of 64 such requests lasts about 100 µs, which keeps the latency another
+// connection sees under flood within the goroutine server's (measured in
+// docs/benchmarks.md). tokio gives 128 to a whole task poll, which may hold
+// several operations; trio yields at every I/O call, which costs a switch
+// per operation.
+const Budget = 64
+
+// Checkpoint counts one operation of the generator-style task t against its
+// turn; once the turn is spent, it yields first. It panics if t is not the
+// running task, naming op.
+func (t *Task) Checkpoint(op string) {
+	if t.s.current != t {
+		t.notRunning(op)
+	}
+	if t.s.budget <= 0 {
+		t.Yield()
+	}
+	t.s.budget--
+}
+
+// Spend is Checkpoint for a raw step: it counts one operation and reports
+// whether the turn had room for it. When it reports false the operation
+// must not be done: the step returns Yield and tries again at its next
+// turn.
+func (t *Task) Spend(op string) bool {
+	if t.s.current != t {
+		t.notRunning(op)
+	}
+	if t.s.budget <= 0 {
+		return false
+	}
+	t.s.budget--
+	return true
+}

@@ -1,0 +1,72 @@
+package task
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/lwtask/lwtask/internal/core"
+)
+
+// State is where a task is in its life.
+type State uint8
+
+const (
+	Idle    = State(core.Idle)    // not in the ready list and waiting for nothing: new, or unscheduled
+	Ready   = State(core.Ready)   // in the ready list
+	Running = State(core.Running) // its code is running
+	Blocked = State(core.Blocked) // waiting in a queue, or sleeping until a deadline
+	Done    = State(core.Done)    // finished or ended
+)
+
+var stateNames = [...]string{"idle", "ready", "running", "blocked", "done"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// State returns t's state.
+func (t *Task) State() State { return State(t.core().State()) }
+
+// Info is a snapshot of a task, for task tables and error reports.
+type Info struct {
+	ID         uint64
+	Name       string
+	State      State
+	WaitingFor string // what a blocked task waits for: its queues' labels, or "sleep"
+}
+
+// Info returns a snapshot of t.
+func (t *Task) Info() Info {
+	c := t.core()
+	return Info{ID: c.ID(), Name: c.Name(), State: t.State(), WaitingFor: c.WaitingFor()}
+}
+
+func (i Info) String() string {
+	s := fmt.Sprintf("%s#%d %s", i.Name, i.ID, i.State)
+	if i.WaitingFor != "" {
+		s += " on " + i.WaitingFor
+	}
+	return s
+}
+
+// PanicError reports a panic in a task: the task, the value and the stack
+// of the goroutine that panicked.
+type PanicError struct {
+	ID    uint64
+	Name  string
+	Value any
+	Stack []byte
+}
+
+func (p *PanicError) Error() string {
+	return fmt.Sprintf("task %s#%d panicked: %v\n\n%s", p.Name, p.ID, p.Value, p.Stack)
+}
+
+// Unwrap returns the panic value if it is an error.
+func (p *PanicError) Unwrap() error {
+	err, _ := p.Value.(error)
+	return err
+}
