@@ -2,9 +2,11 @@ package lwtask
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -43,6 +45,7 @@ type Conn struct {
 	rbuf     []byte // input is rbuf[r:w]
 	r, w     int
 	wbuf     []byte // output not yet written
+	werr     error  // the write error that broke the connection: every later write gets it
 	flushing bool   // a task is writing output out, parked while the descriptor is full
 	flushed  Queue  // tasks waiting for that task's Flush to end
 }
@@ -237,8 +240,8 @@ func (c *Conn) WriteString(t *Task, s string) (int, error) { return gather(c, t,
 
 func gather[S string | []byte](c *Conn, t *Task, op string, p S) (int, error) {
 	c.f.rt.enter(t, op)
-	if c.f.closed {
-		return 0, c.f.wrap("write", ErrClosed)
+	if err := c.broken(); err != nil {
+		return 0, err
 	}
 	if c.wbuf == nil {
 		c.wbuf = c.f.rt.getBuffer(0)[:0]
@@ -257,15 +260,28 @@ func gather[S string | []byte](c *Conn, t *Task, op string, p S) (int, error) {
 }
 
 // Flush writes the gathered output, parking t while the descriptor is full.
-// On error the unwritten output is dropped: the connection is broken.
-// While one task flushes, others may go on writing: a second Flush waits
-// for the first, which writes what they gathered meanwhile too.
+// On a write error the unwritten output is dropped: the connection is
+// broken, and every later Write and Flush returns the same error. While one
+// task flushes, others may go on writing: a second Flush waits for the
+// first, which writes what they gathered meanwhile too.
 func (c *Conn) Flush(t *Task) error {
 	c.f.rt.enter(t, "Flush")
 	return c.flush(t)
 }
 
+// broken returns the error every write of c gets, if any: c is closed, or
+// an earlier write failed.
+func (c *Conn) broken() error {
+	if c.f.closed {
+		return c.f.wrap("write", ErrClosed)
+	}
+	return c.werr
+}
+
 func (c *Conn) flush(t *Task) error {
+	if err := c.broken(); err != nil {
+		return err
+	}
 	for c.flushing {
 		if c.flushed.Label == "" {
 			c.flushed.Label = "flush of " + c.f.name
@@ -278,7 +294,17 @@ func (c *Conn) flush(t *Task) error {
 		return nil
 	}
 	c.flushing = true
+	var unwritten []byte // taken out of wbuf and not written yet
 	defer func() {
+		if len(unwritten) > 0 {
+			// The wait for room ended but the connection is not broken:
+			// a deadline passed, or t is being ended (killed, or its
+			// runtime stopping; the wait failed with ErrKilled, or
+			// unwound). The output, other tasks' too, must not be lost
+			// while their Flush reports success: it goes back ahead of
+			// what was gathered meanwhile, for the next Flush or Close.
+			c.wbuf = append(unwritten, c.wbuf...)
+		}
 		c.flushing = false
 		c.flushed.WakeAll(nil)
 	}()
@@ -287,23 +313,30 @@ func (c *Conn) flush(t *Task) error {
 		// gathered meanwhile goes to another and follows it.
 		buf := c.wbuf
 		c.wbuf = nil
-		err := c.writeAll(t, buf)
-		if cap(buf) == bufferSize {
+		unwritten = buf
+		err := c.writeAll(t, &unwritten)
+		if errno := syscall.Errno(0); errors.As(err, &errno) {
+			// The connection is broken: drop the output, and make every
+			// later write say so. (A wait that ended instead, with a
+			// timeout, or the task ended, leaves it for a later Flush.)
+			unwritten, c.wbuf, c.werr = nil, nil, err
+		}
+		if len(unwritten) == 0 && cap(buf) == bufferSize {
 			c.f.rt.putBuffer(buf[:bufferSize])
 		}
 		if err != nil {
-			c.wbuf = nil
 			return err
 		}
 	}
 	return nil
 }
 
-// writeAll writes p, parking t while the descriptor is full.
-func (c *Conn) writeAll(t *Task, p []byte) error {
-	for len(p) > 0 {
-		n, err := c.f.write(p)
-		p = p[n:]
+// writeAll writes *p, parking t while the descriptor is full. *p keeps
+// what is not written yet, also when t's wait unwinds.
+func (c *Conn) writeAll(t *Task, p *[]byte) error {
+	for len(*p) > 0 {
+		n, err := c.f.write(*p)
+		*p = (*p)[n:]
 		if err == unix.EAGAIN {
 			err = c.f.rt.fds.WaitWritable(t, c.f.fd, c.f.writeDeadline)
 		}
@@ -317,7 +350,8 @@ func (c *Conn) writeAll(t *Task, p []byte) error {
 // CloseWrite flushes the gathered output and shuts down the writing side of
 // a socket, so that the peer reads EOF while the reading side stays open.
 func (c *Conn) CloseWrite(t *Task) error {
-	if err := c.Flush(t); err != nil {
+	c.f.rt.enter(t, "CloseWrite")
+	if err := c.flush(t); err != nil {
 		return err
 	}
 	return c.f.CloseWrite()

@@ -239,10 +239,19 @@ func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
 		kind = "unix"
 	}
 	f := &File{rt: r, fd: fd, name: "connection to " + address, network: kind, raddr: raddr}
+	// The socket is closed on every way out but success: a failed connect,
+	// and also a task ended (killed, or its runtime stopping) while it
+	// waits for the connection, whose wait unwinds instead of returning.
+	connected := false
+	defer func() {
+		if !connected {
+			f.Close()
+		}
+	}()
 	if err := f.connect(t, sa); err != nil {
-		f.Close()
 		return nil, err
 	}
+	connected = true
 	if lsa, err := unix.Getsockname(fd); err == nil {
 		f.laddr = sockaddrToAddr(lsa)
 	}

@@ -49,6 +49,7 @@ var ErrFdTooLarge = poller.ErrFdTooLarge
 // FdQueues holds the read and write queues of every descriptor that tasks
 // wait on.
 type FdQueues struct {
+	sched  *core.Sched // the scheduler whose event source q is: see Serve
 	poller *poller.Poller
 	fds    []*fdQueue // indexed by descriptor
 	events []poller.Event
@@ -81,6 +82,11 @@ func New(backend string) (*FdQueues, error) {
 	}
 	return &FdQueues{poller: p, events: make([]poller.Event, 64)}, nil
 }
+
+// Serve tells q the scheduler it is the event source of, so that a task of
+// any other is refused: q wakes its tasks on that scheduler's goroutine
+// only. scheduler.New calls it (s is internal to lwtask).
+func (q *FdQueues) Serve(s *core.Sched) { q.sched = s }
 
 // Backend returns the name of the poller backend in use.
 func (q *FdQueues) Backend() string { return q.poller.Name() }
@@ -128,8 +134,15 @@ func (q *FdQueues) BlockForWriting(t *task.Task, fd int, deadline time.Time) err
 // yield.
 func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, deadline time.Time, park bool) error {
 	c := (*core.Task)(t)
-	if err := c.BeginWait(op); err != nil {
+	begin := c.BeginWait
+	if park {
+		begin = c.BeginPark
+	}
+	if err := begin(op); err != nil {
 		return err
+	}
+	if q.sched != nil && q.sched != c.Sched() {
+		panic(&core.MisuseError{Op: op, Task: t.String(), Detail: "it belongs to another Runtime"})
 	}
 	queue, err := q.watch(fd, dir)
 	if err != nil {
@@ -142,7 +155,7 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 	}
 	c.Enqueue(queue, nil)
 	if park {
-		_, err = c.Park(op, c.Deadline(deadline))
+		_, err = c.Park(c.Deadline(deadline))
 		return err
 	}
 	c.Suspend(c.Deadline(deadline))

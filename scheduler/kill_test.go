@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
@@ -48,7 +49,7 @@ func TestKillReady(t *testing.T) {
 		s.Kill(x) // already done: nothing happens
 	})
 	x = s.Go("victim", v.body)
-	run(t, s)
+	tasktest.Run(t, s)
 	v.check(t, x, 1)
 }
 
@@ -61,7 +62,7 @@ func TestKillBeforeRun(t *testing.T) {
 	y := s.GoStep("raw", func(*task.Task) task.Status { panic("a killed task ran") })
 	s.Kill(x)
 	s.Kill(y)
-	run(t, s)
+	tasktest.Run(t, s)
 	if !x.Done() || v.unwound || v.steps != 0 || !y.Done() {
 		t.Fatalf("never-run victims: done %v %v, unwound %v, steps %d", x.Done(), y.Done(), v.unwound, v.steps)
 	}
@@ -70,21 +71,21 @@ func TestKillBeforeRun(t *testing.T) {
 func TestKillSelfGenerator(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	unwound := false
 	x := s.Go("suicide", func(t *task.Task) {
 		defer func() { unwound = true }()
-		tr.printf("before")
+		tr.Printf("before")
 		t.Yield()
 		s.Kill(t)
-		tr.printf("after Kill") // never reached
+		tr.Printf("after Kill") // never reached
 	})
 	s.Go("witness", func(t *task.Task) {
 		t.Yield()
-		tr.printf("witness sees %v", x.State())
+		tr.Printf("witness sees %v", x.State())
 	})
-	run(t, s)
-	tr.check(t, "before", "witness sees done")
+	tasktest.Run(t, s)
+	tr.Check(t, "before", "witness sees done")
 	if !unwound {
 		t.Fatal("deferred call of a task that killed itself did not run")
 	}
@@ -100,7 +101,7 @@ func TestKillSelfStep(t *testing.T) {
 		}
 		return task.Yield // a killed raw step's Yield is ignored
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	if calls != 2 || !x.Done() {
 		t.Fatalf("calls %d, done %v", calls, x.Done())
 	}
@@ -112,7 +113,7 @@ func TestKillBlockedOnUtensil(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	s := scheduler.New()
 	fork := utensil.New("fork 0")
-	var tr trace
+	var tr tasktest.Trace
 	var waiter *task.Task
 	waiterUnwound := false
 	s.Go("holder", func(t *task.Task) {
@@ -120,19 +121,19 @@ func TestKillBlockedOnUtensil(t *testing.T) {
 		t.Yield()
 		t.Yield()
 		fork.Release(t)
-		tr.printf("released; holder %v, waiting %d", fork.Holder(), fork.Waiting())
+		tr.Printf("released; holder %v, waiting %d", fork.Holder(), fork.Waiting())
 	})
 	waiter = s.Go("waiter", func(t *task.Task) {
 		defer func() { waiterUnwound = true }()
 		fork.Acquire(t)
-		tr.printf("waiter got the fork")
+		tr.Printf("waiter got the fork")
 	})
 	s.Go("killer", func(t *task.Task) {
-		tr.printf("waiter is %s on %s", waiter.State(), waiter.Info().WaitingFor)
+		tr.Printf("waiter is %s on %s", waiter.State(), waiter.Info().WaitingFor)
 		s.Kill(waiter)
 	})
-	run(t, s)
-	tr.check(t, "waiter is blocked on fork 0", "released; holder <nil>, waiting 0")
+	tasktest.Run(t, s)
+	tr.Check(t, "waiter is blocked on fork 0", "released; holder <nil>, waiting 0")
 	if !waiterUnwound {
 		t.Fatal("killed waiter's deferred calls did not run")
 	}
@@ -141,11 +142,11 @@ func TestKillBlockedOnUtensil(t *testing.T) {
 // handedFork sets up a fork held by "holder" with "first" and "second"
 // waiting; the holder releases it, handing it to first, and before first
 // runs, meddle is called on it from another task.
-func handedFork(t *testing.T, meddle func(s *scheduler.Scheduler, first *task.Task)) (*utensil.Utensil, trace) {
+func handedFork(t *testing.T, meddle func(s *scheduler.Scheduler, first *task.Task)) (*utensil.Utensil, tasktest.Trace) {
 	t.Helper()
 	s := scheduler.New()
 	fork := utensil.New("fork 0")
-	var tr trace
+	var tr tasktest.Trace
 	var first *task.Task
 	s.Go("holder", func(t *task.Task) {
 		fork.Acquire(t)
@@ -155,20 +156,20 @@ func handedFork(t *testing.T, meddle func(s *scheduler.Scheduler, first *task.Ta
 	s.Go("meddler", func(t *task.Task) {
 		t.Yield()
 		// The holder has released the fork: first holds it but has not run.
-		tr.printf("first is %v; fork held by %v", first.State(), fork.Holder())
+		tr.Printf("first is %v; fork held by %v", first.State(), fork.Holder())
 		meddle(s, first)
 	})
 	for _, name := range []string{"first", "second"} {
 		x := s.Go(name, func(t *task.Task) {
 			fork.Acquire(t)
-			tr.printf("%s eats with %s held by %v", name, fork.Name(), fork.Holder())
+			tr.Printf("%s eats with %s held by %v", name, fork.Name(), fork.Holder())
 			fork.Release(t)
 		})
 		if name == "first" {
 			first = x
 		}
 	}
-	run(t, s)
+	tasktest.Run(t, s)
 	return fork, tr
 }
 
@@ -177,7 +178,7 @@ func handedFork(t *testing.T, meddle func(s *scheduler.Scheduler, first *task.Ta
 // fork on to the next waiter.
 func TestKillHandedUtensil(t *testing.T) {
 	fork, tr := handedFork(t, func(s *scheduler.Scheduler, first *task.Task) { s.Kill(first) })
-	tr.check(t, "first is ready; fork held by first#3", "second eats with fork 0 held by second#4")
+	tr.Check(t, "first is ready; fork held by first#3", "second eats with fork 0 held by second#4")
 	if fork.Holder() != nil {
 		t.Fatalf("fork still held by %v", fork.Holder())
 	}
@@ -193,7 +194,7 @@ func TestUnscheduleHandedUtensil(t *testing.T) {
 			s.Schedule(first)
 		})
 	})
-	tr.check(t, "first is ready; fork held by first#3",
+	tr.Check(t, "first is ready; fork held by first#3",
 		"first eats with fork 0 held by first#3",
 		"second eats with fork 0 held by second#4")
 }
@@ -202,19 +203,19 @@ func TestUnscheduleHandedUtensil(t *testing.T) {
 // blocked: it is not in the ready list.
 func TestUnscheduleBlocked(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var q task.Queue
 	x := s.Go("sleeper", func(t *task.Task) {
 		t.Wait(&q)
-		tr.printf("woken")
+		tr.Printf("woken")
 	})
 	s.Go("waker", func(t *task.Task) {
 		s.Unschedule(x)
-		tr.printf("after Unschedule: %v", x.State())
+		tr.Printf("after Unschedule: %v", x.State())
 		q.Unblock()
 	})
-	run(t, s)
-	tr.check(t, "after Unschedule: blocked", "woken")
+	tasktest.Run(t, s)
+	tr.Check(t, "after Unschedule: blocked", "woken")
 }
 
 func TestKillIdleAndSleeping(t *testing.T) {
@@ -238,7 +239,7 @@ func TestKillIdleAndSleeping(t *testing.T) {
 		s.Kill(xi)
 		s.Kill(xs) // its timer goes too, or Run would wait an hour
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	idle.check(t, xi, 1)
 	sleeper.check(t, xs, 1)
 }
@@ -248,18 +249,18 @@ func TestKillIdleAndSleeping(t *testing.T) {
 func TestKillOtherGenerator(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var v victim
 	x := s.Go("victim", v.body)
 	s.Go("killer", func(t *task.Task) {
 		t.Yield()
 		s.Kill(x)
-		tr.printf("killer goes on; victim unwound %v", v.unwound)
+		tr.Printf("killer goes on; victim unwound %v", v.unwound)
 		t.Yield()
-		tr.printf("killer ends")
+		tr.Printf("killer ends")
 	})
-	run(t, s)
-	tr.check(t, "killer goes on; victim unwound true", "killer ends")
+	tasktest.Run(t, s)
+	tr.Check(t, "killer goes on; victim unwound true", "killer ends")
 	v.check(t, x, 2)
 }
 
@@ -307,13 +308,13 @@ func TestRunInsideTask(t *testing.T) {
 		inner = s.Run()
 		t.Yield()
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	if !errors.Is(inner, scheduler.ErrRunning) {
 		t.Fatalf("inner Run: %v, want ErrRunning", inner)
 	}
 	// Once Run has returned, it may be called again.
-	var tr trace
+	var tr tasktest.Trace
 	s.Go("again", person(&tr, "again", 1))
-	run(t, s)
-	tr.check(t, "again running")
+	tasktest.Run(t, s)
+	tr.Check(t, "again running")
 }

@@ -4,38 +4,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// trace collects lines written by tasks.
-type trace []string
-
-func (tr *trace) printf(format string, args ...any) { *tr = append(*tr, fmt.Sprintf(format, args...)) }
-
-func (tr trace) check(t *testing.T, want ...string) {
-	t.Helper()
-	if !slices.Equal(tr, want) {
-		t.Fatalf("trace:\n\t%s\nwant:\n\t%s", strings.Join(tr, "\n\t"), strings.Join(want, "\n\t"))
-	}
-}
-
-func run(t *testing.T, s *scheduler.Scheduler) {
-	t.Helper()
-	if err := s.Run(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	if s.Len() != 0 {
-		t.Fatalf("%d tasks left after Run", s.Len())
-	}
-}
 
 // The essay's first example, line for line.
 var essayPeople = []struct {
@@ -56,10 +34,10 @@ var essayPeopleTrace = []string{
 }
 
 // person is the essay's person generator.
-func person(tr *trace, name string, count int) func(*task.Task) {
+func person(tr *tasktest.Trace, name string, count int) func(*task.Task) {
 	return func(t *task.Task) {
 		for range count {
-			tr.printf("%s running", name)
+			tr.Printf("%s running", name)
 			t.Yield()
 		}
 	}
@@ -67,7 +45,7 @@ func person(tr *trace, name string, count int) func(*task.Task) {
 
 // personStep is the same person as a state machine: the raw step style.
 type personStep struct {
-	tr   *trace
+	tr   *tasktest.Trace
 	name string
 	left int
 }
@@ -77,7 +55,7 @@ func (p *personStep) step(*task.Task) task.Status {
 		return task.Finish
 	}
 	p.left--
-	p.tr.printf("%s running", p.name)
+	p.tr.Printf("%s running", p.name)
 	return task.Yield
 }
 
@@ -85,7 +63,7 @@ func TestEssayPeople(t *testing.T) {
 	for _, style := range []string{"generator", "step", "mixed"} {
 		t.Run(style, func(t *testing.T) {
 			s := scheduler.New()
-			var tr trace
+			var tr tasktest.Trace
 			for i, p := range essayPeople {
 				if style == "generator" || style == "mixed" && i%2 == 0 {
 					s.Go(p.name, person(&tr, p.name, p.count))
@@ -93,8 +71,8 @@ func TestEssayPeople(t *testing.T) {
 					s.GoStep(p.name, (&personStep{&tr, p.name, p.count}).step)
 				}
 			}
-			run(t, s)
-			tr.check(t, essayPeopleTrace...)
+			tasktest.Run(t, s)
+			tr.Check(t, essayPeopleTrace...)
 		})
 	}
 }
@@ -105,40 +83,40 @@ func TestEssayPeople(t *testing.T) {
 // head to the tail of the ready list.
 func TestEssayOrder(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var q task.Queue
 	s.Go("A", func(t *task.Task) {
-		tr.printf("A blocks")
+		tr.Printf("A blocks")
 		t.Wait(&q) // A leaves the ready list: [B C]
-		tr.printf("A woken")
+		tr.Printf("A woken")
 	})
 	s.Go("B", func(t *task.Task) {
-		tr.printf("B 1")
+		tr.Printf("B 1")
 		t.Yield() // [C B]
-		tr.printf("B unblocks %v", q.Unblock().Name())
+		tr.Printf("B unblocks %v", q.Unblock().Name())
 		t.Yield() // [C A B]: A joined the tail behind C, then B rotated
-		tr.printf("B 3")
+		tr.Printf("B 3")
 	})
 	s.Go("C", func(t *task.Task) {
-		tr.printf("C 1")
+		tr.Printf("C 1")
 		t.Yield()
-		tr.printf("C 2")
+		tr.Printf("C 2")
 		// C finishes: [A B]
 	})
-	run(t, s)
-	tr.check(t, "A blocks", "B 1", "C 1", "B unblocks A", "C 2", "A woken", "B 3")
+	tasktest.Run(t, s)
+	tr.Check(t, "A blocks", "B 1", "C 1", "B unblocks A", "C 2", "A woken", "B 3")
 }
 
 // TestWaitQueueFIFO blocks three tasks on one queue and checks that Unblock
 // releases them in the order they blocked, each to the ready list's tail.
 func TestWaitQueueFIFO(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	q := task.Queue{Label: "door"}
 	for _, name := range []string{"A", "B", "C"} {
 		s.Go(name, func(t *task.Task) {
 			t.Wait(&q)
-			tr.printf("%s through", name)
+			tr.Printf("%s through", name)
 		})
 	}
 	s.Go("porter", func(t *task.Task) {
@@ -146,87 +124,76 @@ func TestWaitQueueFIFO(t *testing.T) {
 			panic(fmt.Sprintf("%d waiting at the door, want 3", q.Len()))
 		}
 		for q.Len() > 0 {
-			tr.printf("porter opens for %s", q.Unblock().Name())
+			tr.Printf("porter opens for %s", q.Unblock().Name())
 		}
 		if q.Unblock() != nil {
 			panic("Unblock of an empty queue returned a task")
 		}
 	})
-	run(t, s)
-	tr.check(t, "porter opens for A", "porter opens for B", "porter opens for C",
+	tasktest.Run(t, s)
+	tr.Check(t, "porter opens for A", "porter opens for B", "porter opens for C",
 		"A through", "B through", "C through")
 }
 
 func TestExpireTimeslice(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var a, c *task.Task
 	a = s.Go("A", func(t *task.Task) {
 		s.ExpireTimeslice(c) // not at the head: nothing happens
 		s.ExpireTimeslice(a) // at the head: to the tail, so B is next
-		tr.printf("A 1")
+		tr.Printf("A 1")
 		t.Yield()
-		tr.printf("A 2")
+		tr.Printf("A 2")
 	})
 	s.Go("B", func(t *task.Task) {
-		tr.printf("B 1")
+		tr.Printf("B 1")
 		t.Yield()
-		tr.printf("B 2")
+		tr.Printf("B 2")
 	})
 	c = s.Go("C", func(t *task.Task) {
-		tr.printf("C 1")
+		tr.Printf("C 1")
 		t.Yield()
-		tr.printf("C 2")
+		tr.Printf("C 2")
 	})
 	// From outside Run, too: A goes behind C.
 	s.ExpireTimeslice(a)
-	run(t, s)
-	tr.check(t, "B 1", "C 1", "A 1", "B 2", "C 2", "A 2")
+	tasktest.Run(t, s)
+	tr.Check(t, "B 1", "C 1", "A 1", "B 2", "C 2", "A 2")
 }
 
 func TestScheduleEdgeCases(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var q task.Queue
 	var b *task.Task
 	a := s.GoStep("A", func(t *task.Task) task.Status {
-		tr.printf("A")
+		tr.Printf("A")
 		return task.Finish
 	})
 	s.Schedule(a) // already ready: no second entry
 	b = s.Go("B", func(t *task.Task) {
 		s.Unschedule(t)
 		s.Schedule(t) // running, and back at the tail: B runs again after C
-		tr.printf("B 1")
+		tr.Printf("B 1")
 		t.Yield()
-		tr.printf("B 2")
+		tr.Printf("B 2")
 		t.Wait(&q)
 	})
-	s.Go("C", func(t *task.Task) {
-		tr.printf("C 1")
-		t.Yield()
-		tr.printf("C 2")
-		t.Yield()
-		mustPanic("blocked", func() { s.Schedule(b) })
-		tr.printf("C frees %s", q.Unblock().Name())
+	s.Go("C", func(tk *task.Task) {
+		tr.Printf("C 1")
+		tk.Yield()
+		tr.Printf("C 2")
+		tk.Yield()
+		tasktest.MustPanic(t, "blocked", func() { s.Schedule(b) })
+		tr.Printf("C frees %s", q.Unblock().Name())
 	})
-	run(t, s)
-	tr.check(t, "A", "B 1", "C 1", "B 2", "C 2", "C frees B")
+	tasktest.Run(t, s)
+	tr.Check(t, "A", "B 1", "C 1", "B 2", "C 2", "C frees B")
 	if a.ID() != 1 || b.ID() != 2 {
 		t.Fatalf("IDs %d, %d: want 1, 2 in order of scheduling", a.ID(), b.ID())
 	}
-	mustPanic("finished", func() { s.Schedule(a) })
-}
-
-// mustPanic runs f, which must panic with a message containing want.
-func mustPanic(want string, f func()) {
-	defer func() {
-		msg := fmt.Sprint(recover())
-		if !strings.Contains(msg, want) {
-			panic(fmt.Sprintf("got panic %q, want one mentioning %q", msg, want))
-		}
-	}()
-	f()
+	tasktest.MustPanic(t, "finished", func() { s.Schedule(a) })
 }
 
 // TestScheduleSleeping checks that a task sleeping on a timer cannot be put
@@ -234,44 +201,44 @@ func mustPanic(want string, f func()) {
 func TestScheduleSleeping(t *testing.T) {
 	s := scheduler.New()
 	sleeper := s.Go("sleeper", func(t *task.Task) { t.Sleep(0) })
-	s.Go("meddler", func(t *task.Task) {
-		mustPanic("sleeper#1", func() { s.Schedule(sleeper) })
+	s.Go("meddler", func(*task.Task) {
+		tasktest.MustPanic(t, "sleeper#1", func() { s.Schedule(sleeper) })
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 }
 
 func TestScheduleOtherScheduler(t *testing.T) {
 	s1, s2 := scheduler.New(), scheduler.New()
 	x := s1.GoStep("x", func(*task.Task) task.Status { return task.Finish })
 	s1.Unschedule(x)
-	mustPanic("another scheduler", func() { s2.Schedule(x) })
-	run(t, s1)
-	run(t, s2)
+	tasktest.MustPanic(t, "another scheduler", func() { s2.Schedule(x) })
+	tasktest.Run(t, s1)
+	tasktest.Run(t, s2)
 }
 
 func TestUnscheduleEdgeCases(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var b, c *task.Task
 	s.Go("A", func(t *task.Task) {
 		s.Unschedule(b) // ready: B is skipped until scheduled again
 		s.Unschedule(b) // idle: nothing to do
-		tr.printf("A 1")
+		tr.Printf("A 1")
 		t.Yield()
-		tr.printf("A 2")
+		tr.Printf("A 2")
 		s.Schedule(b) // back, at the tail behind C
 		t.Yield()
-		tr.printf("A 3")
+		tr.Printf("A 3")
 		s.Unschedule(c) // done: nothing to do
 	})
-	b = s.Go("B", func(t *task.Task) { tr.printf("B") })
+	b = s.Go("B", func(t *task.Task) { tr.Printf("B") })
 	c = s.Go("C", func(t *task.Task) {
-		tr.printf("C 1")
+		tr.Printf("C 1")
 		t.Yield()
-		tr.printf("C 2")
+		tr.Printf("C 2")
 	})
-	run(t, s)
-	tr.check(t, "A 1", "C 1", "A 2", "C 2", "B", "A 3")
+	tasktest.Run(t, s)
+	tr.Check(t, "A 1", "C 1", "A 2", "C 2", "B", "A 3")
 }
 
 // TestUnscheduleLast leaves only idle tasks: Run returns nil and ends them.
@@ -284,7 +251,7 @@ func TestUnscheduleLast(t *testing.T) {
 		t.Yield()
 		panic("an unscheduled task ran again")
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	if !x.Done() || !unwound {
 		t.Fatalf("idle task: done %v, deferred calls ran %v", x.Done(), unwound)
 	}

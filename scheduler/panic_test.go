@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 )
@@ -25,17 +26,17 @@ func explodingBody(t *task.Task) {
 
 // bystanders schedules a generator and a raw step that run forever, and
 // returns a check that both were ended, the generator's deferred calls run.
-func bystanders(s *scheduler.Scheduler, tr *trace) func(t *testing.T) {
+func bystanders(s *scheduler.Scheduler, tr *tasktest.Trace) func(t *testing.T) {
 	unwound := false
 	gen := s.Go("gen", func(t *task.Task) {
 		defer func() { unwound = true }()
 		for {
-			tr.printf("gen")
+			tr.Printf("gen")
 			t.Yield()
 		}
 	})
 	raw := s.GoStep("raw", func(*task.Task) task.Status {
-		tr.printf("raw")
+		tr.Printf("raw")
 		return task.Yield
 	})
 	return func(t *testing.T) {
@@ -65,11 +66,11 @@ func TestPanicEndsRun(t *testing.T) {
 		t.Run(tc.style, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
 			s := scheduler.New()
-			var tr trace
+			var tr tasktest.Trace
 			checkBystanders := bystanders(s, &tr)
 			bomb := tc.add(s)
 			s.GoStep("after", func(*task.Task) task.Status {
-				tr.printf("after")
+				tr.Printf("after")
 				return task.Yield
 			})
 			err := s.Run()
@@ -86,7 +87,7 @@ func TestPanicEndsRun(t *testing.T) {
 			if !strings.Contains(err.Error(), "bomb#3 panicked: boom") {
 				t.Fatalf("Error() = %q", err)
 			}
-			tr.check(t, tc.trace...) // nothing ran after the panic
+			tr.Check(t, tc.trace...) // nothing ran after the panic
 			checkBystanders(t)
 			if s.Len() != 0 || !bomb.Done() {
 				t.Fatalf("%d tasks left; bomb done %v", s.Len(), bomb.Done())
@@ -100,12 +101,12 @@ func TestPanicHandler(t *testing.T) {
 	s := scheduler.New()
 	var caught []*task.PanicError
 	s.SetPanicHandler(func(p *task.PanicError) { caught = append(caught, p) })
-	var tr trace
+	var tr tasktest.Trace
 	s.Go("bomb", explodingBody)
 	s.GoStep("step bomb", explodingStep)
 	s.Go("survivor", person(&tr, "survivor", 3))
-	run(t, s)
-	tr.check(t, "survivor running", "survivor running", "survivor running")
+	tasktest.Run(t, s)
+	tr.Check(t, "survivor running", "survivor running", "survivor running")
 	if len(caught) != 2 || caught[0].Name != "step bomb" || caught[1].Name != "bomb" {
 		t.Fatalf("handler saw %v", caught)
 	}
@@ -116,7 +117,7 @@ func TestLogPanics(t *testing.T) {
 	var buf bytes.Buffer
 	s.SetPanicHandler(scheduler.LogPanics(log.New(&buf, "", 0)))
 	s.GoStep("bomb", explodingStep)
-	run(t, s)
+	tasktest.Run(t, s)
 	if out := buf.String(); !strings.Contains(out, "task bomb#1 panicked: boom") || !strings.Contains(out, "explodingStep") {
 		t.Fatalf("log: %q", out)
 	}
@@ -211,15 +212,15 @@ func TestPanicInDeferWithHandler(t *testing.T) {
 	var caught []string
 	s.SetPanicHandler(func(p *task.PanicError) { caught = append(caught, p.Name+": "+p.Value.(string)) })
 	g := s.Go("grenade", grenade)
-	var tr trace
+	var tr tasktest.Trace
 	s.Go("killer", func(t *task.Task) {
 		t.Yield()
 		s.Kill(g)
 		t.Yield()
-		tr.printf("killer goes on")
+		tr.Printf("killer goes on")
 	})
-	run(t, s)
-	tr.check(t, "killer goes on")
+	tasktest.Run(t, s)
+	tr.Check(t, "killer goes on")
 	if len(caught) != 1 || caught[0] != "grenade: pin pulled" {
 		t.Fatalf("handler saw %q", caught)
 	}

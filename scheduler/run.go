@@ -82,7 +82,7 @@ func (s *Scheduler) runOnce() {
 	if s.core.Timers() > 0 {
 		s.core.FireTimers()
 	}
-	if s.next < len(s.batch) || s.hasPosts.Load() {
+	if s.hasPosts.Load() {
 		s.runPosted()
 	}
 	// halt is checked before every step, not once a turn, so that no task
@@ -115,7 +115,7 @@ func (s *Scheduler) poll() {
 // hasWork reports whether a task is ready or anything could make one ready.
 func (s *Scheduler) hasWork() bool {
 	return s.core.ReadyLen() > 0 || s.events.Parked() > 0 || s.core.Timers() > 0 ||
-		s.holds > 0 || s.hasPosts.Load() || s.next < len(s.batch)
+		s.holds > 0 || s.hasPosts.Load()
 }
 
 // recovered handles a panic that escaped a step, a posted function or the
@@ -136,8 +136,8 @@ func (s *Scheduler) recovered(r any, stack []byte) {
 // result (a panic in deferred calls under the default policy, if nothing
 // else).
 func (s *Scheduler) shutdown(err error) error {
-	for s.next < len(s.batch) || s.hasPosts.Load() {
-		s.drainPosted()
+	for s.hasPosts.Load() {
+		s.runPosted()
 	}
 	for t := s.core.Any(); t != nil; t = s.core.Any() {
 		s.retire(t, core.Yield)
@@ -148,16 +148,6 @@ func (s *Scheduler) shutdown(err error) error {
 	s.failure, s.running = nil, false
 	s.halt.Store(s.stopping.Load())
 	return err
-}
-
-// drainPosted runs posted functions at shutdown, each under a recovery.
-func (s *Scheduler) drainPosted() {
-	defer func() {
-		if r := recover(); r != nil {
-			s.recovered(r, debug.Stack())
-		}
-	}()
-	s.runPosted()
 }
 
 // RunContext is Run, stopped when ctx is done.
@@ -198,27 +188,31 @@ func (s *Scheduler) Post(f func()) error {
 	return nil
 }
 
-// runPosted runs the posted functions, in order. It takes the whole list at
-// once, so that a storm of posts costs one lock per turn, and runs it from
-// s.next: if a function panics, the recovery is the loop's, and the next
-// turn goes on with the function after it.
+// runPosted runs the posted functions, in order, each exactly once. It
+// takes the whole list at once, so that a storm of posts costs one lock a
+// turn.
 func (s *Scheduler) runPosted() {
-	if s.next == len(s.batch) {
-		if !s.hasPosts.Load() {
-			return
+	s.mu.Lock()
+	batch := s.posted
+	s.posted, s.spare = s.spare[:0], nil
+	s.hasPosts.Store(false)
+	s.mu.Unlock()
+	for i, f := range batch {
+		batch[i] = nil
+		s.runPostedOne(f)
+	}
+	s.spare = batch[:0]
+}
+
+// runPostedOne runs f under a recovery of its own, so that a panic, handled
+// by the panic policy, loses none of the functions posted after it.
+func (s *Scheduler) runPostedOne(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.recovered(r, debug.Stack())
 		}
-		s.mu.Lock()
-		s.batch, s.posted = s.posted, s.batch[:0]
-		s.hasPosts.Store(false)
-		s.mu.Unlock()
-		s.next = 0
-	}
-	for s.next < len(s.batch) {
-		f := s.batch[s.next]
-		s.batch[s.next] = nil
-		s.next++
-		f()
-	}
+	}()
+	f()
 }
 
 // Hold tells Run that work from outside is on its way, such as a goroutine

@@ -44,13 +44,11 @@ type Scheduler struct {
 	running bool
 	holds   int // outstanding Holds: work promised from outside
 
-	// Posted work. Run takes the whole list at once, as batch, and runs
-	// it from next on: a posted function that panics leaves the rest of
-	// the batch to the next turn.
-	batch    []func()
-	next     int
-	mu       sync.Mutex // guards posted
-	posted   []func()
+	// Posted work, which Run takes a whole list at a time.
+	mu     sync.Mutex // guards posted
+	posted []func()
+	spare  []func() // the list Run took last time, to post into next
+
 	hasPosts atomic.Bool
 	stopping atomic.Bool // Stop was called
 	halt     atomic.Bool // no task may run: Stop, or a failure that ends Run
@@ -70,6 +68,9 @@ func New(opts ...Option) *Scheduler {
 	s.core.Init()
 	for _, o := range opts {
 		o(s)
+	}
+	if es, ok := s.events.(interface{ Serve(*core.Sched) }); ok {
+		es.Serve(&s.core) // e.g. fdqueue's, to refuse tasks of other schedulers
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
@@ -19,7 +20,7 @@ import (
 // wake earliest first, and the others run meanwhile.
 func TestTimersWakeInDeadlineOrder(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	base := time.Now()
 	for _, sl := range []struct {
 		name string
@@ -29,7 +30,7 @@ func TestTimersWakeInDeadlineOrder(t *testing.T) {
 		slept := false
 		s.GoStep(name, func(t *task.Task) task.Status {
 			if slept {
-				tr.printf("%s woke, error %v", name, t.WaitErr())
+				tr.Printf("%s woke, error %v", name, t.WaitErr())
 				return task.Finish
 			}
 			slept = true
@@ -39,26 +40,26 @@ func TestTimersWakeInDeadlineOrder(t *testing.T) {
 	}
 	s.Go("sleeper", func(t *task.Task) {
 		t.Sleep(time.Until(base.Add(40 * time.Millisecond)))
-		tr.printf("sleeper woke")
+		tr.Printf("sleeper woke")
 	})
-	run(t, s)
-	tr.check(t, "past woke, error <nil>", "10ms woke, error <nil>", "20ms woke, error <nil>",
+	tasktest.Run(t, s)
+	tr.Check(t, "past woke, error <nil>", "10ms woke, error <nil>", "20ms woke, error <nil>",
 		"30ms woke, error <nil>", "sleeper woke")
 }
 
 func TestSleepLetsOthersRun(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	s.Go("sleeper", func(t *task.Task) {
 		t.Sleep(time.Millisecond)
-		tr.printf("sleeper woke")
+		tr.Printf("sleeper woke")
 	})
 	s.Go("worker", func(t *task.Task) {
 		t.Yield()
-		tr.printf("worker ran while the sleeper slept")
+		tr.Printf("worker ran while the sleeper slept")
 	})
-	run(t, s)
-	tr.check(t, "worker ran while the sleeper slept", "sleeper woke")
+	tasktest.Run(t, s)
+	tr.Check(t, "worker ran while the sleeper slept", "sleeper woke")
 }
 
 func TestWaitUntilTimeout(t *testing.T) {
@@ -78,7 +79,7 @@ func TestWaitUntilTimeout(t *testing.T) {
 		t.BlockUntil(&q, time.Now().Add(time.Millisecond))
 		return task.Yield
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	for _, err := range []error{genErr, stepErr} {
 		if !errors.Is(err, task.ErrTimeout) {
 			t.Fatalf("timed wait returned %v, want ErrTimeout", err)
@@ -97,7 +98,7 @@ func TestWaitUntilUnblocked(t *testing.T) {
 	var err error = errBoom
 	s.Go("waiter", func(t *task.Task) { err = t.WaitUntil(&q, time.Now().Add(time.Hour)) })
 	s.Go("waker", func(t *task.Task) { q.Unblock() })
-	run(t, s)
+	tasktest.Run(t, s)
 	if err != nil {
 		t.Fatalf("WaitUntil: %v", err)
 	}
@@ -116,7 +117,7 @@ func TestWake(t *testing.T) {
 		sleeper.Wake(nil)
 		waiter.Wake(errBoom) // ready now: nothing happens
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	if len(errs) != 1 || errs[0] != errBoom || q.Len() != 0 {
 		t.Fatalf("Wait returned %v; %d still queued", errs, q.Len())
 	}
@@ -127,22 +128,22 @@ func TestWake(t *testing.T) {
 // waiting with a far deadline.
 func TestPostFromGoroutine(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	var q task.Queue
 	waiting := make(chan struct{})
 	s.Go("waiter", func(t *task.Task) {
 		close(waiting)
 		err := t.WaitUntil(&q, time.Now().Add(time.Hour))
-		tr.printf("waiter woken, error %v", err)
+		tr.Printf("waiter woken, error %v", err)
 	})
 	done := make(chan error, 1)
 	go func() {
 		<-waiting
 		for _, f := range []func(){
-			func() { tr.printf("first post") },
+			func() { tr.Printf("first post") },
 			func() {
-				tr.printf("second post")
-				s.Go("posted", func(*task.Task) { tr.printf("posted task runs") })
+				tr.Printf("second post")
+				s.Go("posted", func(*task.Task) { tr.Printf("posted task runs") })
 			},
 			func() { q.Unblock() },
 		} {
@@ -153,24 +154,24 @@ func TestPostFromGoroutine(t *testing.T) {
 		}
 		done <- nil
 	}()
-	run(t, s)
+	tasktest.Run(t, s)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	// Whether the posts arrived together or one at a time, the order holds.
-	tr.check(t, "first post", "second post", "posted task runs", "waiter woken, error <nil>")
+	tr.Check(t, "first post", "second post", "posted task runs", "waiter woken, error <nil>")
 }
 
 func TestPostBeforeRun(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	for _, msg := range []string{"one", "two"} {
-		if err := s.Post(func() { tr.printf("%s", msg) }); err != nil {
+		if err := s.Post(func() { tr.Printf("%s", msg) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	run(t, s) // posted work counts as something that can make tasks ready
-	tr.check(t, "one", "two")
+	tasktest.Run(t, s) // posted work counts as something that can make tasks ready
+	tr.Check(t, "one", "two")
 }
 
 func TestPostPanics(t *testing.T) {
@@ -205,7 +206,7 @@ func TestStopFromGoroutine(t *testing.T) {
 		<-started
 		s.Stop()
 	}()
-	run(t, s)
+	tasktest.Run(t, s)
 	if !x.Done() || !*unwound {
 		t.Fatalf("spinner done %v, unwound %v", x.Done(), *unwound)
 	}
@@ -214,7 +215,7 @@ func TestStopFromGoroutine(t *testing.T) {
 	}
 	// Stopped for good: Run ends new tasks without running them.
 	y := s.GoStep("late", func(*task.Task) task.Status { panic("ran after Stop") })
-	run(t, s)
+	tasktest.Run(t, s)
 	if !y.Done() {
 		t.Fatal("task scheduled after Stop survived Run")
 	}
@@ -223,18 +224,18 @@ func TestStopFromGoroutine(t *testing.T) {
 // TestStopFromTask stops the scheduler from a task: no further step runs.
 func TestStopFromTask(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	s.Go("A", func(t *task.Task) {
-		tr.printf("A")
+		tr.Printf("A")
 		t.Yield()
 		s.Stop()
-		tr.printf("A stops")
+		tr.Printf("A stops")
 		t.Yield()
-		tr.printf("A after Stop")
+		tr.Printf("A after Stop")
 	})
 	s.Go("B", person(&tr, "B", 3))
-	run(t, s)
-	tr.check(t, "A", "B running", "A stops")
+	tasktest.Run(t, s)
+	tr.Check(t, "A", "B running", "A stops")
 }
 
 // TestStopWhileWaiting stops a scheduler that is waiting for a timer.
@@ -249,7 +250,7 @@ func TestStopWhileWaiting(t *testing.T) {
 		<-sleeping
 		s.Stop()
 	}()
-	run(t, s)
+	tasktest.Run(t, s)
 	if !x.Done() {
 		t.Fatal("sleeper survived Stop")
 	}
@@ -354,7 +355,7 @@ func TestDumpTasks(t *testing.T) {
 			t.Yield()
 		}
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	want := [][]string{
 		{"ID", "NAME", "STATE", "WAITING", "FOR"},
 		{"1", "holder", "running"},
@@ -389,7 +390,7 @@ func TestTasksSnapshot(t *testing.T) {
 		infos = s.Tasks()
 	})
 	s.Go("A", func(t *task.Task) {})
-	run(t, s)
+	tasktest.Run(t, s)
 	if len(infos) != 2 || infos[0].String() != "B#1 running" || infos[1].String() != "A#2 ready" {
 		t.Fatalf("Tasks() = %v", infos)
 	}
@@ -399,25 +400,25 @@ func TestTasksSnapshot(t *testing.T) {
 // returning or reporting the blocked task as deadlocked.
 func TestHold(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	q := task.Queue{Label: "child exit"}
 	blocked := make(chan struct{})
 	release := s.Hold()
 	s.Go("parent", func(t *task.Task) {
 		close(blocked)
-		tr.printf("parent woken, error %v", t.Wait(&q))
+		tr.Printf("parent woken, error %v", t.Wait(&q))
 	})
 	go func() {
 		<-blocked
 		s.Post(func() {
-			tr.printf("child exited")
+			tr.Printf("child exited")
 			q.Unblock()
 			release()
 			release() // a second call changes nothing
 		})
 	}()
-	run(t, s)
-	tr.check(t, "child exited", "parent woken, error <nil>")
+	tasktest.Run(t, s)
+	tr.Check(t, "child exited", "parent woken, error <nil>")
 
 	// With the hold released, a blocked task is a deadlock again.
 	s.Go("orphan", func(t *task.Task) { t.Wait(&q) })

@@ -3,19 +3,17 @@ package task
 import (
 	"fmt"
 	"strconv"
-
-	"github.com/lwtask/lwtask/internal/core"
 )
 
 // State is where a task is in its life.
 type State uint8
 
 const (
-	Idle    = State(core.Idle)    // not in the ready list and waiting for nothing: new, or unscheduled
-	Ready   = State(core.Ready)   // in the ready list
-	Running = State(core.Running) // its code is running
-	Blocked = State(core.Blocked) // waiting in a queue, or sleeping until a deadline
-	Done    = State(core.Done)    // finished or ended
+	Idle    State = iota // not in the ready list and waiting for nothing: new, or unscheduled
+	Ready                // in the ready list
+	Running              // its code is running
+	Blocked              // waiting in a queue, or sleeping until a deadline
+	Done                 // finished or ended
 )
 
 var stateNames = [...]string{"idle", "ready", "running", "blocked", "done"}

@@ -40,15 +40,16 @@ import (
 )
 
 // Task is one lightweight task. Create it with New or NewStep and hand it to
-// a scheduler. Its fields are private.
+// a scheduler. Its state is private to lwtask (package internal/core, on
+// whose Task it is defined); its methods are all there is to it.
 type Task core.Task
 
 // Status is what a step reports to the scheduler.
 type Status uint8
 
 const (
-	Yield  Status = Status(core.Yield)  // suspended: call the step again at the task's next turn
-	Finish Status = Status(core.Finish) // done: the task leaves the scheduler
+	Yield  Status = 0 // suspended: call the step again at the task's next turn
+	Finish Status = 1 // done: the task leaves the scheduler
 )
 
 // A Step runs its task to the next suspension point. Before returning Yield
@@ -73,8 +74,21 @@ var (
 
 // Budget is how many operations that could have waited but did not (reads,
 // writes, accepts, channel operations) a task may make in one turn before
-// the next such operation yields first. See Checkpoint.
-const Budget = core.Budget
+// the next such operation yields first. See Checkpoint, and
+// internal/core's Budget for why 64.
+const Budget = 64
+
+// The values above are core's, written out so that they read as values in
+// the documentation; these fail to compile if the two ever differ.
+var (
+	_ = [1]struct{}{}[Budget-core.Budget]
+	_ = [1]struct{}{}[Yield-Status(core.Yield)]
+	_ = [1]struct{}{}[Finish-Status(core.Finish)]
+	_ = [1]struct{}{}[Ready-State(core.Ready)]
+	_ = [1]struct{}{}[Running-State(core.Running)]
+	_ = [1]struct{}{}[Blocked-State(core.Blocked)]
+	_ = [1]struct{}{}[Done-State(core.Done)]
+)
 
 func (t *Task) core() *core.Task { return (*core.Task)(t) }
 
@@ -130,10 +144,10 @@ func (t *Task) Sleep(d time.Duration) error {
 // SleepUntil suspends t until the deadline; see Sleep.
 func (t *Task) SleepUntil(deadline time.Time) error {
 	c := t.core()
-	if err := c.BeginWait("Sleep"); err != nil {
+	if err := c.BeginPark("Sleep"); err != nil {
 		return err
 	}
-	_, err := c.Park("Sleep", c.Deadline(deadline))
+	_, err := c.Park(c.Deadline(deadline))
 	return err
 }
 

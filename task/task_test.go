@@ -11,24 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
 )
 
-// mustPanic runs f and returns the message of the string it panics with.
-func mustPanic(t *testing.T, f func()) (msg string) {
-	t.Helper()
-	defer func() {
-		r := recover()
-		if r == nil {
-			t.Fatal("no panic")
-		}
-		msg = fmt.Sprint(r)
-	}()
-	f()
-	return ""
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestNames(t *testing.T) {
 	x := task.NewStep("Plato", nil)
@@ -41,9 +32,7 @@ func TestNames(t *testing.T) {
 	if x.ID() != 2 || x.String() != "Plato#2" || !s.Owns(x) {
 		t.Fatalf("scheduled task: id %d string %q", x.ID(), x)
 	}
-	if msg := mustPanic(t, func() { scheduler.New().Schedule(x) }); !strings.Contains(msg, "another scheduler") {
-		t.Fatalf("Schedule on a second scheduler: panic %q", msg)
-	}
+	tasktest.MustPanic(t, "another scheduler", func() { scheduler.New().Schedule(x) })
 	s.Run()
 }
 
@@ -128,10 +117,7 @@ func TestStateString(t *testing.T) {
 
 func TestYieldOnRawStepPanics(t *testing.T) {
 	x := task.NewStep("raw", func(t *task.Task) task.Status { return task.Finish })
-	msg := mustPanic(t, x.Yield)
-	if !strings.Contains(msg, "Yield called with raw#0, but no task is running") {
-		t.Fatalf("panic %q", msg)
-	}
+	tasktest.MustPanic(t, "Yield called with raw#0, but no task is running", x.Yield)
 
 	// The same from inside the scheduler, where it surfaces as a PanicError.
 	s := scheduler.New()
@@ -154,9 +140,7 @@ func TestWaitOutsideTaskPanics(t *testing.T) {
 		"WaitUntil": func() { x.WaitUntil(&q, time.Now()) },
 		"Sleep":     func() { x.Sleep(0) },
 	} {
-		if msg := mustPanic(t, f); !strings.Contains(msg, op+" called with idle#1, but no task is running") {
-			t.Errorf("%s: panic %q", op, msg)
-		}
+		tasktest.MustPanic(t, op+" called with idle#1, but no task is running", f)
 	}
 	s.Run()
 }

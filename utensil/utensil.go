@@ -7,7 +7,9 @@
 // on to the next waiter, so a kill never stalls the others.
 //
 // A Utensil is built on package task's public waiting primitives (a Queue,
-// Wait, Unblock and the Resource list), as task code may build its own.
+// Wait, Unblock and the Resource list), as task code may build its own;
+// only its misuse checks reach inside, to name Acquire and Request in their
+// messages.
 package utensil
 
 import (
@@ -15,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
 )
 
@@ -67,7 +70,7 @@ func (u *Utensil) Acquire(t *task.Task) error { return u.AcquireUntil(t, time.Ti
 // AcquireUntil is Acquire with a deadline, past which it fails with an error
 // wrapping task.ErrTimeout. The zero time means no deadline.
 func (u *Utensil) AcquireUntil(t *task.Task, deadline time.Time) error {
-	t.Checkpoint()
+	(*core.Task)(t).Checkpoint("Acquire")
 	switch u.owner {
 	case nil:
 		u.take(t)
@@ -93,10 +96,10 @@ func (u *Utensil) AcquireUntil(t *task.Task, deadline time.Time) error {
 // its wait was ended otherwise.
 func (u *Utensil) Request(t *task.Task) (granted bool, err error) {
 	switch {
+	case !(*core.Task)(t).Spend("Request"): // first: it checks that t is the running task
+		return false, nil
 	case u.owner == t:
 		return false, fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
-	case !t.Spend():
-		return false, nil
 	case u.owner == nil:
 		u.take(t)
 		return true, nil

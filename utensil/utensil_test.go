@@ -3,12 +3,12 @@ package utensil_test
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
@@ -16,62 +16,38 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-type trace []string
-
-func (tr *trace) printf(format string, args ...any) { *tr = append(*tr, fmt.Sprintf(format, args...)) }
-
-func (tr trace) check(t *testing.T, want ...string) {
-	t.Helper()
-	if !slices.Equal(tr, want) {
-		t.Fatalf("trace:\n\t%s\nwant:\n\t%s", strings.Join(tr, "\n\t"), strings.Join(want, "\n\t"))
-	}
-}
-
-func run(t *testing.T, s *scheduler.Scheduler) {
-	t.Helper()
-	if err := s.Run(); err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-}
-
-func check(err error) {
-	if err != nil {
-		panic(err)
-	}
-}
-
 // TestNoBarging releases a fork with a waiter queued, then has two tasks
 // that run before the waiter try to take it: the releaser itself and a
 // latecomer. Both must queue behind the waiter, which the fork was handed to.
 func TestNoBarging(t *testing.T) {
 	s := scheduler.New()
 	fork := utensil.New("fork 0")
-	var tr trace
+	var tr tasktest.Trace
 	var b *task.Task
 	s.Go("A", func(t *task.Task) {
-		check(fork.Acquire(t))
+		tasktest.Must(fork.Acquire(t))
 		t.Yield() // B queues for the fork
-		check(fork.Release(t))
-		tr.printf("A released; holder %v, waiting %d", fork.Holder(), fork.Waiting())
-		check(fork.Acquire(t))
-		tr.printf("A eats; holder %v", fork.Holder())
-		check(fork.Release(t))
+		tasktest.Must(fork.Release(t))
+		tr.Printf("A released; holder %v, waiting %d", fork.Holder(), fork.Waiting())
+		tasktest.Must(fork.Acquire(t))
+		tr.Printf("A eats; holder %v", fork.Holder())
+		tasktest.Must(fork.Release(t))
 	})
 	b = s.Go("B", func(t *task.Task) {
-		check(fork.Acquire(t))
-		tr.printf("B eats; holder %v, waiting %d", fork.Holder(), fork.Waiting())
+		tasktest.Must(fork.Acquire(t))
+		tr.Printf("B eats; holder %v, waiting %d", fork.Holder(), fork.Waiting())
 		t.Yield()
-		check(fork.Release(t))
+		tasktest.Must(fork.Release(t))
 	})
 	s.Go("C", func(t *task.Task) {
 		t.Yield()
-		tr.printf("C tries while B is %v", b.State())
-		check(fork.Acquire(t))
-		tr.printf("C eats; holder %v", fork.Holder())
-		check(fork.Release(t))
+		tr.Printf("C tries while B is %v", b.State())
+		tasktest.Must(fork.Acquire(t))
+		tr.Printf("C eats; holder %v", fork.Holder())
+		tasktest.Must(fork.Release(t))
 	})
-	run(t, s)
-	tr.check(t,
+	tasktest.Run(t, s)
+	tr.Check(t,
 		"A released; holder B#2, waiting 0",
 		"C tries while B is ready",
 		"B eats; holder B#2, waiting 2",
@@ -89,7 +65,7 @@ func TestNoBarging(t *testing.T) {
 type diner struct {
 	name        string
 	left, right *utensil.Utensil
-	tr          *trace
+	tr          *tasktest.Trace
 	state       int
 }
 
@@ -99,23 +75,23 @@ func (d *diner) step(t *task.Task) task.Status {
 		case 0: // ask for the left fork
 			d.state = 1
 			if ok, err := d.left.Request(t); err != nil || !ok {
-				check(err)
+				tasktest.Must(err)
 				return task.Yield // next called holding it
 			}
 		case 1: // holding left; ask for the right
 			d.state = 2
 			if ok, err := d.right.Request(t); err != nil || !ok {
-				check(err)
+				tasktest.Must(err)
 				return task.Yield
 			}
 		case 2:
-			d.tr.printf("%s eats with %v and %v", d.name, d.left.Holder(), d.right.Holder())
+			d.tr.Printf("%s eats with %v and %v", d.name, d.left.Holder(), d.right.Holder())
 			d.state = 3
 			return task.Yield
 		default:
-			check(d.left.Release(t))
-			check(d.right.Release(t))
-			d.tr.printf("%s done", d.name)
+			tasktest.Must(d.left.Release(t))
+			tasktest.Must(d.right.Release(t))
+			d.tr.Printf("%s done", d.name)
 			return task.Finish
 		}
 	}
@@ -123,14 +99,14 @@ func (d *diner) step(t *task.Task) task.Status {
 
 func TestRequest(t *testing.T) {
 	s := scheduler.New()
-	var tr trace
+	var tr tasktest.Trace
 	f0, f1 := utensil.New("fork 0"), utensil.New("fork 1")
 	for _, name := range []string{"Kant", "Hume", "Locke"} {
 		d := &diner{name: name, left: f0, right: f1, tr: &tr}
 		s.GoStep(name, d.step)
 	}
-	run(t, s)
-	tr.check(t,
+	tasktest.Run(t, s)
+	tr.Check(t,
 		"Kant eats with Kant#1 and Kant#1",
 		"Kant done",
 		"Hume eats with Hume#2 and Hume#2",
@@ -146,13 +122,13 @@ func TestReleaseNotHeld(t *testing.T) {
 	var errs []error
 	s.Go("Plato", func(t *task.Task) {
 		errs = append(errs, fork.Release(t)) // free
-		check(fork.Acquire(t))
+		tasktest.Must(fork.Acquire(t))
 		t.Yield()
 	})
 	s.Go("Socrates", func(t *task.Task) {
 		errs = append(errs, fork.Release(t)) // Plato's
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	want := []string{
 		"Plato#1 released fork 3, which is held by nobody",
 		"Socrates#2 released fork 3, which is held by Plato#1",
@@ -173,23 +149,23 @@ func TestAcquireTwice(t *testing.T) {
 	var acqErr, reqErr error
 	var granted bool
 	s.Go("gen", func(t *task.Task) {
-		check(fork.Acquire(t))
+		tasktest.Must(fork.Acquire(t))
 		acqErr = fork.Acquire(t)
-		check(fork.Release(t))
+		tasktest.Must(fork.Release(t))
 	})
 	s.GoStep("step", func(t *task.Task) task.Status {
 		if fork.Holder() != t {
 			ok, err := fork.Request(t)
-			check(err)
+			tasktest.Must(err)
 			if !ok {
 				return task.Yield
 			}
 		}
 		granted, reqErr = fork.Request(t)
-		check(fork.Release(t))
+		tasktest.Must(fork.Release(t))
 		return task.Finish
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	for _, err := range []error{acqErr, reqErr} {
 		if !errors.Is(err, utensil.ErrAlreadyHeld) || !strings.Contains(err.Error(), "holds fork 1") {
 			t.Fatalf("second acquire: %v, want ErrAlreadyHeld", err)
@@ -207,11 +183,11 @@ func TestRequestByOtherTaskPanics(t *testing.T) {
 	s.Unschedule(idle)
 	var msg string
 	s.Go("holder", func(t *task.Task) {
-		check(fork.Acquire(t))
+		tasktest.Must(fork.Acquire(t))
 		defer func() { msg = fmt.Sprint(recover()) }()
 		fork.Request(idle)
 	})
-	run(t, s)
+	tasktest.Run(t, s)
 	if !strings.Contains(msg, "called with idle#1, but holder#2 is running") {
 		t.Fatalf("panic %q", msg)
 	}
@@ -235,24 +211,24 @@ func TestAccessors(t *testing.T) {
 func TestKilledHolderReleasesInDefer(t *testing.T) {
 	s := scheduler.New()
 	fork := utensil.New("fork 0")
-	var tr trace
+	var tr tasktest.Trace
 	holder := s.Go("holder", func(t *task.Task) {
-		check(fork.Acquire(t))
+		tasktest.Must(fork.Acquire(t))
 		defer fork.Release(t)
 		for {
 			t.Yield()
 		}
 	})
 	s.Go("waiter", func(t *task.Task) {
-		check(fork.Acquire(t))
-		tr.printf("waiter eats; holder %v", fork.Holder())
+		tasktest.Must(fork.Acquire(t))
+		tr.Printf("waiter eats; holder %v", fork.Holder())
 	})
 	s.Go("killer", func(t *task.Task) {
 		t.Yield()
 		s.Kill(holder)
 	})
-	run(t, s)
-	tr.check(t, "waiter eats; holder waiter#2")
+	tasktest.Run(t, s)
+	tr.Check(t, "waiter eats; holder waiter#2")
 }
 
 // TestAcquireWokenWithoutUtensil wakes a waiter with Wake, as a
@@ -266,14 +242,14 @@ func TestAcquireWokenWithoutUtensil(t *testing.T) {
 		var acqErr error
 		var waiter *task.Task
 		s.Go("holder", func(t *task.Task) {
-			check(fork.Acquire(t))
+			tasktest.Must(fork.Acquire(t))
 			t.Yield()
 			t.Yield()
-			check(fork.Release(t))
+			tasktest.Must(fork.Release(t))
 		})
 		waiter = s.Go("waiter", func(t *task.Task) { acqErr = fork.Acquire(t) })
 		s.Go("canceller", func(t *task.Task) { waiter.Wake(wakeErr) })
-		run(t, s)
+		tasktest.Run(t, s)
 		want := wakeErr
 		if want == nil {
 			want = task.ErrInterrupted
@@ -294,7 +270,7 @@ func TestAcquireWokenWithoutUtensil(t *testing.T) {
 func TestKilledHolderPassesOn(t *testing.T) {
 	s := scheduler.New()
 	fork0, fork1, fork2 := utensil.New("fork 0"), utensil.New("fork 1"), utensil.New("fork 2")
-	var tr trace
+	var tr tasktest.Trace
 	blocker := s.GoStep("blocker", func(t *task.Task) task.Status {
 		if fork1.Holder() != t {
 			if granted, err := fork1.Request(t); err != nil || !granted {
@@ -304,28 +280,28 @@ func TestKilledHolderPassesOn(t *testing.T) {
 		return task.Yield // holds fork 1 until killed
 	})
 	holder := s.Go("holder", func(t *task.Task) {
-		check(fork0.Acquire(t))
-		check(fork1.Acquire(t)) // held by blocker
-		tr.printf("holder got fork 1")
+		tasktest.Must(fork0.Acquire(t))
+		tasktest.Must(fork1.Acquire(t)) // held by blocker
+		tr.Printf("holder got fork 1")
 	})
 	s.Go("leaver", func(t *task.Task) {
-		check(fork2.Acquire(t)) // and returns still holding it
+		tasktest.Must(fork2.Acquire(t)) // and returns still holding it
 	})
 	s.Go("waiter", func(t *task.Task) {
-		check(fork0.Acquire(t))
-		tr.printf("waiter got fork 0")
-		check(fork1.Acquire(t))
-		tr.printf("waiter got fork 1")
-		check(fork2.Acquire(t))
-		tr.printf("waiter got fork 2")
+		tasktest.Must(fork0.Acquire(t))
+		tr.Printf("waiter got fork 0")
+		tasktest.Must(fork1.Acquire(t))
+		tr.Printf("waiter got fork 1")
+		tasktest.Must(fork2.Acquire(t))
+		tr.Printf("waiter got fork 2")
 	})
 	s.Go("killer", func(t *task.Task) {
 		t.Yield()
 		s.Kill(holder)
 		s.Kill(blocker)
 	})
-	run(t, s)
-	tr.check(t, "waiter got fork 0", "waiter got fork 1", "waiter got fork 2")
+	tasktest.Run(t, s)
+	tr.Check(t, "waiter got fork 0", "waiter got fork 1", "waiter got fork 2")
 	for _, f := range []*utensil.Utensil{fork0, fork1, fork2} {
 		if f.Holder() != nil {
 			t.Errorf("%s still held by %v", f.Name(), f.Holder())

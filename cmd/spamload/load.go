@@ -38,16 +38,22 @@ func (ld *loadRun) clock() time.Duration { return time.Since(ld.epoch) }
 
 // load runs the load test and prints its results.
 func load(cfg config, stdout io.Writer, logger *log.Logger) error {
-	conns, err := dialAll(cfg.addr, cfg.conns)
+	conns, err := dialAll(cfg.addr, cfg.conns+cfg.probe)
 	if err != nil {
 		return err
 	}
 	defer closeAll(conns)
 	ld := &loadRun{request: []byte("SPAM " + strconv.Itoa(cfg.n) + "\n"), epoch: time.Now()}
 	workers := make([]*worker, len(conns))
+	probeCfg := cfg
+	probeCfg.depth = 1
 	var wg sync.WaitGroup
 	for i, c := range conns {
-		workers[i] = newWorker(c, cfg)
+		if i < cfg.conns {
+			workers[i] = newWorker(c, cfg)
+		} else {
+			workers[i] = newWorker(c, probeCfg)
+		}
 		wg.Add(1)
 		go func(w *worker) {
 			defer wg.Done()
@@ -63,7 +69,7 @@ func load(cfg config, stdout io.Writer, logger *log.Logger) error {
 	if err != nil {
 		return err
 	}
-	return report(stdout, logger, cfg, m, workers)
+	return report(stdout, logger, cfg, m, workers[:cfg.conns], workers[cfg.conns:])
 }
 
 // measurement is what the measured interval took, on the clock and, if the
@@ -128,10 +134,14 @@ type worker struct {
 
 func newWorker(c net.Conn, cfg config) *worker {
 	replySize := len(spamFollows) + cfg.n*len(spamLine)
+	// The writer holds a whole window of requests, so that none goes out
+	// before flush notes when it went: a reply to a request not yet
+	// counted in flight would break the ring of send times.
+	requestSize := len("SPAM \n") + len(strconv.Itoa(cfg.n))
 	return &worker{
 		c:    c,
 		r:    bufio.NewReaderSize(c, min(max(4096, cfg.depth*replySize), 64<<10)),
-		w:    bufio.NewWriter(c),
+		w:    bufio.NewWriterSize(c, max(4096, cfg.depth*requestSize)),
 		n:    cfg.n,
 		sent: make([]time.Duration, cfg.depth),
 	}
@@ -214,13 +224,19 @@ func (w *worker) expect(want string) error {
 }
 
 // report prints the results of a load run.
-func report(out io.Writer, logger *log.Logger, cfg config, m measurement, workers []*worker) error {
-	var hist histogram
-	var requests int64
+func report(out io.Writer, logger *log.Logger, cfg config, m measurement, workers, probes []*worker) error {
+	var hist, probeHist histogram
+	var requests, probed int64
 	errs := 0
+	for _, w := range probes {
+		probeHist.merge(&w.hist)
+		probed += w.done
+	}
 	for _, w := range workers {
 		hist.merge(&w.hist)
 		requests += w.done
+	}
+	for _, w := range append(workers[:len(workers):len(workers)], probes...) {
 		if w.err != nil {
 			if errs < 5 {
 				logger.Print(w.c.LocalAddr(), ": ", w.err)
@@ -236,6 +252,11 @@ func report(out io.Writer, logger *log.Logger, cfg config, m measurement, worker
 	fmt.Fprintf(out, "latency p50: %.1f µs\n", micros(hist.quantile(0.50)))
 	fmt.Fprintf(out, "latency p99: %.1f µs\n", micros(hist.quantile(0.99)))
 	fmt.Fprintf(out, "latency p99.9: %.1f µs\n", micros(hist.quantile(0.999)))
+	if len(probes) > 0 {
+		fmt.Fprintf(out, "probe requests: %d\n", probed)
+		fmt.Fprintf(out, "probe latency p50: %.1f µs\n", micros(probeHist.quantile(0.50)))
+		fmt.Fprintf(out, "probe latency p99: %.1f µs\n", micros(probeHist.quantile(0.99)))
+	}
 	fmt.Fprintf(out, "errors: %d\n", errs)
 	if m.haveCPU && requests > 0 {
 		fmt.Fprintf(out, "server CPU user: %.2f µs/request\n", micros(m.user)/float64(requests))

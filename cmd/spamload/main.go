@@ -5,13 +5,19 @@
 // last line of its reply) and the number of errors.
 //
 //	spamload [-addr HOST:PORT] [-conns N] [-n LINES] [-depth D]
-//	         [-duration D] [-warmup D] [-pid PID]
+//	         [-duration D] [-warmup D] [-pid PID] [-probe N]
 //	spamload -idle N [-addr HOST:PORT] [-duration D] [-pid PID]
 //
 // With -pid, spamload also reads the server's CPU time from /proc over the
 // measured interval and prints the user and system microseconds it spent
 // per request; a client sharing a small machine with the server saturates
 // before a good server does, and CPU per request still tells them apart.
+//
+// With -probe N it also keeps N connections that send one request at a time
+// and reports their latency apart, as "probe latency": what a quiet client
+// sees while the others load the server, e.g. beside one connection that
+// pipelines as fast as it can (-conns 1 -depth 64). A fair server keeps it
+// close to the latency of an idle one.
 //
 // With -idle N it opens N connections, makes one request on each so that
 // the server has accepted and served them all, then holds them for
@@ -44,6 +50,7 @@ type config struct {
 	warmup   time.Duration
 	idle     int
 	pid      int
+	probe    int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (config, bool) {
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "load before measuring")
 	fs.IntVar(&cfg.idle, "idle", 0, "open this many `connections`, make one request on each and hold them")
 	fs.IntVar(&cfg.pid, "pid", 0, "the server's process ID, to report its CPU time and memory from /proc")
+	fs.IntVar(&cfg.probe, "probe", 0, "also keep this many `connections` with one request at a time in flight, and report their latency apart: what a quiet client sees beside the load")
 	if err := fs.Parse(args); err != nil {
 		return cfg, false
 	}
@@ -93,8 +101,8 @@ func (cfg config) check(nargs int) error {
 		return errors.New("unexpected arguments")
 	case cfg.conns < 1 || cfg.n < 1 || cfg.depth < 1:
 		return errors.New("-conns, -n and -depth must be at least 1")
-	case cfg.idle < 0 || cfg.duration < 0 || cfg.warmup < 0:
-		return errors.New("-idle, -duration and -warmup must not be negative")
+	case cfg.idle < 0 || cfg.duration < 0 || cfg.warmup < 0 || cfg.probe < 0:
+		return errors.New("-idle, -probe, -duration and -warmup must not be negative")
 	}
 	return nil
 }

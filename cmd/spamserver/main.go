@@ -4,8 +4,10 @@
 //	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-quiet]
 //
 // Try it with telnet localhost 4200 and type SPAM 3. It logs the address
-// it listens on, then every connection it accepts unless -quiet. SIGINT or
-// SIGTERM stops it with exit status 0; bad flags exit with status 2.
+// it listens on, then every connection it accepts unless -quiet. Logging
+// never holds up serving: lines that standard error cannot take in time are
+// dropped and counted. SIGINT or SIGTERM stops it with exit status 0; bad
+// flags exit with status 2.
 package main
 
 import (
@@ -26,6 +28,11 @@ import (
 )
 
 func main() {
+	// Go kills a program that writes to a broken pipe on standard output or
+	// error, unless SIGPIPE is ignored. The server's standard error may be
+	// such a pipe (spamserver 2>&1 | head -1, once head has its line): that
+	// must cost log lines, not the service.
+	signal.Ignore(syscall.SIGPIPE)
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 
@@ -41,7 +48,9 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	logger := log.New(stderr, "", 0)
+	out := newLogWriter(stderr)
+	defer out.Close()
+	logger := log.New(out, "", 0)
 	if fs.NArg() > 0 {
 		logger.Printf("spamserver: unexpected argument %q", fs.Arg(0))
 		return 2

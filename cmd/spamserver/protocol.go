@@ -1,10 +1,6 @@
 package main
 
-import (
-	"bytes"
-	"math"
-	"unicode"
-)
+import "math"
 
 // The spam protocol, from the essay: a client sends "SPAM n"; the server
 // answers "100 SPAM FOLLOWS" and n lines of spam, or "400 WE ONLY SERVE
@@ -17,9 +13,9 @@ const (
 
 // parseRequest returns how many lines of spam a request line asks for, or
 // false if the request is bad. Like the essay's parse_request it splits the
-// line on white space and wants exactly "SPAM" and a number. A number too
-// large for an int64 is still a number above zero: it is served until the
-// client has had enough.
+// line on ASCII white space and wants exactly "SPAM" and a number. A number
+// too large for an int64 is still a number above zero: it is served until
+// the client has had enough.
 func parseRequest(line []byte) (n int64, ok bool) {
 	fields, count := splitFields(line)
 	if count != 2 || string(fields[0]) != "SPAM" {
@@ -47,23 +43,38 @@ func parseCount(digits []byte) (n int64, ok bool) {
 	return n, n >= 1
 }
 
-// splitFields is bytes.Fields without the allocation, for a request: it
-// returns up to three fields (a third means too many) and how many it found.
+// splitFields splits a request on ASCII white space, without allocating:
+// it returns up to three fields (a third means too many) and how many it
+// found.
 func splitFields(line []byte) (fields [3][]byte, count int) {
+	i := 0
 	for count < len(fields) {
-		line = bytes.TrimLeftFunc(line, unicode.IsSpace)
-		if len(line) == 0 {
+		for i < len(line) && isSpace(line[i]) {
+			i++
+		}
+		if i == len(line) {
 			break
 		}
-		end := bytes.IndexFunc(line, unicode.IsSpace)
-		if end < 0 {
-			end = len(line)
+		start := i
+		for i < len(line) && !isSpace(line[i]) {
+			i++
 		}
-		fields[count] = line[:end]
+		fields[count] = line[start:i]
 		count++
-		line = line[end:]
 	}
 	return fields, count
+}
+
+// isSpace reports whether c is white space to the essay's split(). Its line
+// is bytes read off a socket (a Python 2 str), which split() cuts at ASCII
+// white space only: a no-break space or any other Unicode space, in UTF-8,
+// is part of a field, not a separator.
+func isSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\v', '\f', '\r':
+		return true
+	}
+	return false
 }
 
 func isDigits(b []byte) bool {

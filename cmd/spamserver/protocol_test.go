@@ -5,8 +5,6 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 )
 
 func TestParseRequest(t *testing.T) {
@@ -20,7 +18,7 @@ func TestParseRequest(t *testing.T) {
 		{"  SPAM\t42 \r", 42, true},
 		{"SPAM +7", 7, true},
 		{"SPAM 0007", 7, true},
-		{"SPAM\u00a05", 5, true}, // Python 3's split takes Unicode white space
+		{"\fSPAM\v3\r", 3, true},
 		{"SPAM 9223372036854775807", math.MaxInt64, true},
 		{"SPAM 9223372036854775808", math.MaxInt64, true},
 		{"SPAM 99999999999999999999999999999999", math.MaxInt64, true},
@@ -40,6 +38,16 @@ func TestParseRequest(t *testing.T) {
 		{"SPAM 1_000", 0, false}, // Python 3's int takes it; the essay's Python 2 did not
 		{"SPAM 0x10", 0, false},
 		{"SPAM \uff13", 0, false}, // a full-width 3: ASCII digits only
+		// The essay splits bytes, at ASCII white space only; Python 3's
+		// str.split() would also split at these.
+		{"SPAM\u00a03", 0, false},  // a no-break space, in UTF-8
+		{"SPAM\u20033", 0, false},  // an em space
+		{"\u0085SPAM 3", 0, false}, // a next line (NEL)
+		{"SPAM 3\u3000", 0, false}, // an ideographic space
+		{"SPAM\x853", 0, false},    // NEL in Latin-1
+		{"SPAM\x1c3", 0, false},    // a file separator
+		{"SPAM 2 junk", 0, false},
+		{"SPAM 2x", 0, false},
 		{"EGGS 3", 0, false},
 		{"spam 3", 0, false},
 		{"SPAM", 0, false},
@@ -70,9 +78,11 @@ func FuzzParseRequest(f *testing.F) {
 
 // essayParse is the essay's parse_request written out plainly, as a
 // reference: split the line on white space, want exactly "SPAM" and a
-// whole number of at least 1. The number is what Python's int accepts,
-// less its extensions (underscores, non-ASCII digits); numbers too large
-// for an int64 mean MaxInt64, since nobody will read that much spam.
+// whole number of at least 1. The line is bytes, as the essay's is (a
+// Python 2 str), so split() cuts at ASCII white space only, and the number
+// is what Python 2's int accepts: ASCII digits after an optional sign.
+// Numbers too large for an int64 mean MaxInt64, since nobody will read that
+// much spam.
 func essayParse(line []byte) (int64, bool) {
 	tokens := splitOnSpace(string(line))
 	if len(tokens) != 2 || tokens[0] != "SPAM" {
@@ -88,30 +98,10 @@ func essayParse(line []byte) (int64, bool) {
 	return n.Int64(), true
 }
 
-// splitOnSpace is Python's str.split(): runs of white space separate
-// tokens. A byte that is not UTF-8 is no space.
+// splitOnSpace is Python 2's str.split(): runs of ASCII white space
+// separate tokens.
 func splitOnSpace(s string) []string {
-	var tokens []string
-	var token strings.Builder
-	inToken := false
-	for len(s) > 0 {
-		r, size := utf8.DecodeRuneInString(s)
-		isSpace := unicode.IsSpace(r) && !(r == utf8.RuneError && size == 1)
-		switch {
-		case !isSpace:
-			token.WriteString(s[:size])
-			inToken = true
-		case inToken:
-			tokens = append(tokens, token.String())
-			token.Reset()
-			inToken = false
-		}
-		s = s[size:]
-	}
-	if inToken {
-		tokens = append(tokens, token.String())
-	}
-	return tokens
+	return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(" \t\n\v\f\r", r) })
 }
 
 // wholeNumber parses an optional sign and decimal digits.

@@ -72,7 +72,9 @@ func testBadRequests(t *testing.T, s *testServer) {
 		"\n", "\r\n", "   \n", "\x00\x01\xfe\xff\n", "SPAM \x003\n", "\xff\xfeSPAM 3\n",
 		"spam 3\n", "SPAM3\n", "SPAM 3.0\n", "SPAM 0x10\n", "SPAM 1e3\n", "SPAM 1_000\n",
 		"SPAM -0\n", "SPAM ++1\n", "SPAM +\n", "SPAM -9223372036854775809\n",
-		"SPAM SPAM\n", "SPAM 2 SPAM\n", "EGGS\r\n",
+		"SPAM SPAM\n", "SPAM 2 SPAM\n", "EGGS\r\n", "SPAM 2 junk\n", "SPAM 2x\n",
+		// White space to Unicode, not to the essay's split():
+		"SPAM\u00a03\n", "SPAM\u20033\n", "\u0085SPAM 3\n", "SPAM 3\u3000\n",
 	} {
 		askAll(t, c, []string{req, "SPAM 1\n"}, []int{0, 1})
 	}

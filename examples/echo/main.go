@@ -12,7 +12,8 @@
 //	go run ./examples/echo -demo
 //
 // An address with port 0, such as -addr 127.0.0.1:0, has the server pick a
-// free port, which it prints.
+// free port, which it prints. -demo does so unless given -addr: its client
+// is told where the server is, so the port need not be free.
 //
 // The select version keeps a list of sockets to read, a list to write and
 // a queue of outgoing messages per socket, and turns them around in one
@@ -41,11 +42,16 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("echo", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	addr := flags.String("addr", "127.0.0.1:10000", "`host:port` to serve on or connect to")
+	addr := flags.String("addr", "127.0.0.1:10000", "`host:port` to serve on or connect to (-demo: a free port)")
 	serve := flags.Bool("serve", false, "run the server, until interrupted")
 	demo := flags.Bool("demo", false, "run the server and the client in one process")
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
 		return 2
+	}
+	if *demo && !isSet(flags, "addr") {
+		// The demo's client learns the port from its listener, so any
+		// will do; the default one may be busy.
+		*addr = "127.0.0.1:0"
 	}
 	rt, err := lwtask.New()
 	if err == nil {
@@ -64,6 +70,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// isSet reports whether the flag name was given.
+func isSet(flags *flag.FlagSet, name string) bool {
+	set := false
+	flags.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // runServer serves until SIGINT or SIGTERM.

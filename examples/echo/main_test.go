@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -82,8 +84,29 @@ func TestServerAndClient(t *testing.T) {
 
 // Both in one process, on one scheduler.
 func TestDemo(t *testing.T) {
+	runDemoTest(t, "-demo", "-addr", "127.0.0.1:0")
+}
+
+// TestDemoPortTaken: with no -addr the demo does not need the default port,
+// 10000, to be free.
+func TestDemoPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:10000")
+	switch {
+	case err == nil:
+		defer l.Close()
+	case errors.Is(err, syscall.EADDRINUSE):
+		// Taken already, which will do.
+	default:
+		t.Fatal(err)
+	}
+	runDemoTest(t, "-demo")
+}
+
+// runDemoTest runs the demo with args and checks its output.
+func runDemoTest(t *testing.T, args ...string) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-demo", "-addr", "127.0.0.1:0"}, &stdout, &stderr); code != 0 {
+	if code := run(args, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")

@@ -44,13 +44,18 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("timeout", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	addr := flags.String("addr", "127.0.0.1:10000", "`host:port` to serve on or connect to")
+	addr := flags.String("addr", "127.0.0.1:10000", "`host:port` to serve on or connect to (-demo: a free port)")
 	serve := flags.Bool("serve", false, "run the server, until interrupted")
 	demo := flags.Bool("demo", false, "run the server and the slow client in one process")
 	timeout := flags.Duration("timeout", time.Second, "how long the server waits before it does other work")
 	pause := flags.Duration("pause", 1500*time.Millisecond, "how long the client pauses")
 	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
 		return 2
+	}
+	if *demo && !isSet(flags, "addr") {
+		// The demo's client learns the port from its listener, so any
+		// will do; the default one may be busy.
+		*addr = "127.0.0.1:0"
 	}
 	rt, err := lwtask.New()
 	if err == nil {
@@ -70,6 +75,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// isSet reports whether the flag name was given.
+func isSet(flags *flag.FlagSet, name string) bool {
+	set := false
+	flags.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // runServer serves until SIGINT or SIGTERM.

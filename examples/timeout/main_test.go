@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -30,7 +31,12 @@ const (
 // The server and the slow client in one process, on one scheduler.
 func TestDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"-demo", "-addr", "127.0.0.1:0", "-timeout", serverTimeout, "-pause", clientPause}, &stdout, &stderr)
+	// No -addr: the demo must pick a free port itself, even with the
+	// default one taken.
+	if l, err := net.Listen("tcp", "127.0.0.1:10000"); err == nil {
+		defer l.Close()
+	}
+	code := run([]string{"-demo", "-timeout", serverTimeout, "-pause", clientPause}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit status %d: %s", code, stderr.String())
 	}

@@ -3,7 +3,7 @@
 package poller
 
 import (
-	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +13,7 @@ import (
 func newPipe() (r, w int, err error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-		return -1, -1, fmt.Errorf("poller: pipe2: %w", err)
+		return -1, -1, os.NewSyscallError("pipe2", err)
 	}
 	return p[0], p[1], nil
 }

@@ -1,7 +1,7 @@
 package poller
 
 import (
-	"fmt"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -20,7 +20,7 @@ func newPipe() (r, w int, err error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return -1, -1, fmt.Errorf("poller: pipe: %w", err)
+		return -1, -1, os.NewSyscallError("pipe", err)
 	}
 	if err = setNonblock(p[0], p[1]); err != nil {
 		unix.Close(p[0])
@@ -34,7 +34,7 @@ func newPipe() (r, w int, err error) {
 func setNonblock(fds ...int) error {
 	for _, fd := range fds {
 		if err := unix.SetNonblock(fd, true); err != nil {
-			return fmt.Errorf("poller: set non-blocking: %w", err)
+			return os.NewSyscallError("fcntl", err)
 		}
 	}
 	return nil

@@ -1,7 +1,7 @@
 package poller
 
 import (
-	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,7 +11,7 @@ import (
 func newWaker() (*waker, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("poller: eventfd: %w", err)
+		return nil, os.NewSyscallError("eventfd", err)
 	}
 	return &waker{rfd: fd, wfd: fd}, nil
 }

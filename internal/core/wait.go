@@ -43,6 +43,15 @@ func (t *Task) BeginWait(op string) error {
 	return nil
 }
 
+// BeginPark is BeginWait for a wait that will Park: it also panics, before
+// anything is queued, if t is a raw step task, which cannot park.
+func (t *Task) BeginPark(op string) error {
+	if t.resume == nil && t.s.current == t {
+		panic(&MisuseError{Op: op, Task: t.String(), Detail: "it is a raw step task: use the Block form and return Yield"})
+	}
+	return t.BeginWait(op)
+}
+
 // Enqueue appends a waiter for t to q, as the next case of its wait, and
 // returns it. w is the caller's waiter, or nil for one of t's own.
 func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
@@ -75,13 +84,10 @@ func (t *Task) Suspend(deadline int64) {
 	}
 }
 
-// Park suspends a generator-style task and yields until it is woken. It
-// returns the case that woke it (-1 for its deadline or Wake) and the
-// error its wait returns.
-func (t *Task) Park(op string, deadline int64) (int, error) {
-	if t.resume == nil {
-		panic(&MisuseError{Op: op, Task: t.String(), Detail: "it is a raw step task: use the Block form and return Yield"})
-	}
+// Park suspends a generator-style task, which BeginPark has let wait, and
+// yields until it is woken. It returns the case that woke it (-1 for its
+// deadline or Wake) and the error its wait returns.
+func (t *Task) Park(deadline int64) (int, error) {
 	t.Suspend(deadline)
 	if !t.yield(struct{}{}) {
 		panic(killed{})
@@ -103,11 +109,11 @@ func (t *Task) Result() (int, error) {
 
 // Wait is a whole wait on one queue: the form most waits take.
 func (t *Task) Wait(op string, q *Queue, deadline int64) error {
-	if err := t.BeginWait(op); err != nil {
+	if err := t.BeginPark(op); err != nil {
 		return err
 	}
 	t.Enqueue(q, nil)
-	_, err := t.Park(op, deadline)
+	_, err := t.Park(deadline)
 	return err
 }
 
