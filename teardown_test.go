@@ -899,8 +899,7 @@ func TestTeardownKillSelfGenerator(t *testing.T) {
 		deferred := 0
 		var errs []error
 		var current *lwtask.Task
-		var self *lwtask.Task
-		self = rt.Go("suicide", func(tk *lwtask.Task) {
+		self := rt.Go("suicide", func(tk *lwtask.Task) {
 			defer func() {
 				deferred++
 				current = rt.Current()
