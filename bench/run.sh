@@ -17,6 +17,7 @@
 # Settings, from the environment:
 #	DURATION=10s WARMUP=2s REPS=5 IDLE=10000 SERVER_CPU=0 CLIENT_CPU=1
 #	LOADS="1:1 100:1 1000:1 100:16"  connections:depth
+#	FLOOD="1:20000"                  connections:depth of the flood beside a probe
 #	BACKEND_CONNS=1000               connections for the poller comparison
 #	QUIET_WAIT=600                   seconds to wait for other processes to finish
 #	NOISE=5 RETRIES=3                redo a run if others used over NOISE% of a CPU
@@ -30,6 +31,7 @@ IDLE=${IDLE:-10000}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 LOADS=${LOADS:-"1:1 100:1 1000:1 100:16"}
+FLOOD=${FLOOD:-"1:20000"}
 BACKEND_CONNS=${BACKEND_CONNS:-1000}
 QUIET_WAIT=${QUIET_WAIT:-600}
 NOISE=${NOISE:-5}
@@ -136,6 +138,23 @@ load() {
 	tail -n 1 "$work/results" >&2
 }
 
+# flood LABEL CONNS DEPTH REP pipelines as fast as the server answers on
+# CONNS connections, beside one probe connection with one request at a time
+# in flight, and appends the probe's latency to flood: what a quiet client
+# sees while another floods the server (the cooperation budget's test).
+flood() {
+	local out="$work/flood.out"
+	wait_quiet
+	start_server "$1"
+	taskset -c "$CLIENT_CPU" "$work/spamload" -addr "$server_addr" -conns "$2" -depth "$3" -n 1 -probe 1 \
+		-warmup "$WARMUP" -duration "$DURATION" -pid "$server_pid" >"$out" || true
+	stop_server
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" \
+		"$(value requests/s "$out")" "$(value 'probe latency p50' "$out")" "$(value 'probe latency p99' "$out")" \
+		"$(value "other processes' CPU busy" "$out")" >>"$work/flood"
+	tail -n 1 "$work/flood" >&2
+}
+
 # idle LABEL holds IDLE connections to a fresh server.
 idle() {
 	wait_quiet
@@ -149,7 +168,13 @@ idle() {
 }
 
 : >"$work/results"
+: >"$work/flood"
 for rep in $(seq "$REPS"); do
+	for l in $FLOOD; do
+		for s in lwtask-epoll netspam; do
+			flood "$s" "${l%:*}" "${l#*:}" "$rep"
+		done
+	done
 	for l in $LOADS; do
 		for s in lwtask-epoll netspam; do
 			load "$s" "${l%:*}" "${l#*:}" "$rep"
@@ -181,6 +206,17 @@ echo "| server | connections | depth | requests/s | p50 µs | p99 µs | user µs
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 median | sort -t "$(printf '\t')" -k3,3n -k2,2n -k1,1 |
 	awk -F '\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $5, $6, $7, $8, $9, $10, $11, $12, $13 }'
+echo
+echo "Flood beside a probe: the flood's requests/s, and the probe's latency (median run by probe p99)."
+echo
+echo "| server | flood connections | flood depth | flood requests/s | probe p50 µs | probe p99 µs | others CPU % |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+sort -t "$(printf '\t')" -k1,1 -k2,2n -k3,3n -k7,7n "$work/flood" | awk -F '\t' '
+	{ key = $1 FS $2 FS $3 }
+	key != last { flush(); last = key; n = 0 }
+	{ rows[++n] = $0 }
+	END { flush() }
+	function flush() { if (n > 0) { split(rows[int((n + 1) / 2)], f, FS); printf "| %s | %s | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[5], f[6], f[7], f[8] } }'
 echo
 echo "| server | idle connections | RSS before KB | RSS after KB | KB per connection |"
 echo "| --- | ---: | ---: | ---: | ---: |"
