@@ -13,11 +13,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/lwtask/lwtask/internal/fdtest"
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"golang.org/x/sys/unix"
 
 	"github.com/lwtask/lwtask"
@@ -57,8 +57,6 @@ func eachPoller(t *testing.T, test func(t *testing.T, rt *lwtask.Runtime)) {
 // stops it, and the test fails instead of hanging.
 const hangLimit = 20 * time.Second
 
-var errHung = errors.New("run hung: stopped by the watchdog")
-
 // runAll runs rt to the end and fails the test if Run fails or hangs.
 func runAll(t *testing.T, rt *lwtask.Runtime) {
 	t.Helper()
@@ -67,19 +65,8 @@ func runAll(t *testing.T, rt *lwtask.Runtime) {
 	}
 }
 
-func runBounded(rt *lwtask.Runtime) error {
-	var hung atomic.Bool
-	watchdog := time.AfterFunc(hangLimit, func() {
-		hung.Store(true)
-		rt.Stop()
-	})
-	err := rt.Run()
-	watchdog.Stop()
-	if hung.Load() {
-		return errHung
-	}
-	return err
-}
+// runBounded runs rt under a watchdog that stops it after hangLimit.
+func runBounded(rt *lwtask.Runtime) error { return tasktest.RunBounded(rt, hangLimit) }
 
 // newPipe makes a pipe whose ends are closed when the test ends, if the
 // test has not closed them.
