@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lwtask/lwtask/task"
 )
 
 // Buffer sizes. An idle connection holds no buffer: its read buffer goes
@@ -48,6 +50,8 @@ type Conn struct {
 	werr     error  // the write error that broke the connection: every later write gets it
 	flushing bool   // a task is writing output out, parked while the descriptor is full
 	flushed  Queue  // tasks waiting for that task's Flush to end
+
+	lineReady, inputReady func(*task.Task) bool // made once, for LineCase and ReadableCase
 }
 
 // NewConn wraps f in buffers. The Conn owns f from then on: use f only
@@ -92,10 +96,7 @@ func (c *Conn) Unflushed() int { return len(c.wbuf) }
 // the next call that reads from c.
 func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 	c.f.rt.enter(t, "ReadLine")
-	limit := c.MaxLine
-	if limit <= 0 {
-		limit = DefaultMaxLine
-	}
+	limit := c.maxLine()
 	for scanned := 0; ; {
 		buf := c.rbuf[c.r:c.w]
 		if i := bytes.IndexByte(buf[scanned:], '\n'); i >= 0 {
@@ -126,6 +127,14 @@ func (c *Conn) ReadLine(t *Task) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// maxLine returns the longest line ReadLine returns.
+func (c *Conn) maxLine() int {
+	if c.MaxLine <= 0 {
+		return DefaultMaxLine
+	}
+	return c.MaxLine
 }
 
 // Read reads up to len(p) bytes, from the buffer first.

@@ -101,8 +101,9 @@ var (
 	// ErrAgain is returned by the Try forms of operations, for raw steps,
 	// when the operation could not complete without suspending the task:
 	// the task has been parked until it can, or its turn is spent. The step
-	// returns Yield and tries the operation again at its next step.
-	ErrAgain = errors.New("operation would suspend the task: return Yield and try again")
+	// returns Yield and tries the operation again at its next step. It is
+	// task.ErrAgain.
+	ErrAgain = task.ErrAgain
 )
 
 // Runtime is a scheduler together with its event loop, the descriptor

@@ -162,6 +162,39 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 	return nil
 }
 
+// ReadableCase returns a select case (task.Case) on fd being readable.
+// With ready nil, it is ready once the poller reports fd readable; with a
+// ready function, that function says whether the case holds without
+// waiting, first and each time fd is reported readable (task.WaitCase): a
+// buffered reader's "a whole line is here", say. If the poller refuses fd
+// (ErrFdTooLarge), the case is ready at once, and the read that follows
+// meets the error.
+func (q *FdQueues) ReadableCase(fd int, ready func(*task.Task) bool) task.Case {
+	return q.fdCase(fd, poller.Read, ready)
+}
+
+// WritableCase is ReadableCase for writing.
+func (q *FdQueues) WritableCase(fd int, ready func(*task.Task) bool) task.Case {
+	return q.fdCase(fd, poller.Write, ready)
+}
+
+func (q *FdQueues) fdCase(fd int, dir poller.Events, ready func(*task.Task) bool) task.Case {
+	queue, err := q.watch(fd, dir)
+	switch {
+	case err != nil:
+		return task.HandOffCase(&unwatchable, always)
+	case ready == nil:
+		// Woken from the queue means the poller said so: done.
+		return task.HandOffCase((*task.Queue)(queue), never)
+	}
+	return task.WaitCase((*task.Queue)(queue), ready)
+}
+
+var unwatchable task.Queue // never waited in: its case is ready at once
+
+func always(*task.Task) bool { return true }
+func never(*task.Task) bool  { return false }
+
 // watch makes sure the poller watches fd for dir, and returns the queue to
 // park in: the essay's get_fd_queues, with its queues made on first use.
 func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {

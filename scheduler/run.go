@@ -150,8 +150,10 @@ func (s *Scheduler) shutdown(err error) error {
 	return err
 }
 
-// RunContext is Run, stopped when ctx is done.
+// RunContext is Run, stopped when ctx is done. The tasks' own contexts
+// derive from ctx.
 func (s *Scheduler) RunContext(ctx context.Context) error {
+	s.core.SetBase(ctx) // the tasks' contexts (task.Task.Context) derive from it
 	if ctx.Err() != nil {
 		s.Stop() // now, not from AfterFunc's goroutine, which may be late
 	}

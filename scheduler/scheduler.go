@@ -66,6 +66,7 @@ func WithEventSource(es EventSource) Option { return func(s *Scheduler) { s.even
 func New(opts ...Option) *Scheduler {
 	s := &Scheduler{events: newIdleWaiter()}
 	s.core.Init()
+	s.core.SetRetire(func(t *core.Task) { s.retire(t, core.Yield) })
 	for _, o := range opts {
 		o(s)
 	}
@@ -144,12 +145,15 @@ func (s *Scheduler) retire(t *core.Task, status core.Status) {
 	} else {
 		p = s.core.End(t)
 	}
-	if t.Done() {
-		for r := t.TakeHeld(); r != nil; r = t.TakeHeld() {
-			r.(task.Resource).Abandon((*task.Task)(t))
-		}
+	if !t.Done() {
+		return // killed while its code is on the stack: it ends later
 	}
-	if p != nil {
+	for r := t.TakeHeld(); r != nil; r = t.TakeHeld() {
+		r.(task.Resource).Abandon((*task.Task)(t))
+	}
+	if h := t.EndHook(); h != nil {
+		h.TaskEnded(t, p) // a group's child: its panic is the group's error
+	} else if p != nil {
 		s.fail(&task.PanicError{ID: t.ID(), Name: t.Name(), Value: p.Value, Stack: p.Stack})
 	}
 }

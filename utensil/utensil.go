@@ -41,15 +41,29 @@ var ErrAlreadyHeld = errors.New("utensil: already held by the acquiring task")
 // Resource list closes that gap: an ending task abandons what it holds, and
 // Abandon hands it on.
 type Utensil struct {
-	owner *task.Task
-	queue task.Queue
+	owner   *task.Task
+	queue   task.Queue
+	takeNow func(*task.Task) bool // made once, for AcquireCase
 }
 
 // New returns a free utensil; name labels it in task dumps and deadlock
 // reports, e.g. "fork 2".
 func New(name string) *Utensil {
-	return &Utensil{queue: task.Queue{Label: name}}
+	u := &Utensil{queue: task.Queue{Label: name}}
+	u.takeNow = func(t *task.Task) bool {
+		if u.owner != nil {
+			return false
+		}
+		u.take(t)
+		return true
+	}
+	return u
 }
+
+// AcquireCase returns a select case (task.Case) that makes the task the
+// holder of u: at once if u is free, or when Release hands u on to it,
+// first come, first served, as Acquire does.
+func (u *Utensil) AcquireCase() task.Case { return task.HandOffCase(&u.queue, u.takeNow) }
 
 // Name returns the utensil's name.
 func (u *Utensil) Name() string { return u.queue.Label }

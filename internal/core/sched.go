@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,16 @@ type Sched struct {
 	table   table
 	lastID  uint64
 	epoch   time.Time
+	base    context.Context // what scopes' contexts derive from; nil for context.Background
+	retire  func(*Task)     // the scheduler's end of a killed task: see Kill
 }
+
+// SetRetire sets what Kill does: the scheduler's end of a task, which also
+// abandons what it holds and reports its panics.
+func (s *Sched) SetRetire(f func(*Task)) { s.retire = f }
+
+// Kill ends t the way the scheduler ends a killed task.
+func (s *Sched) Kill(t *Task) { s.retire(t) }
 
 // Init makes s ready for use.
 func (s *Sched) Init() { s.epoch = time.Now() }
@@ -138,9 +148,16 @@ func (s *Sched) FireTimers() {
 	}
 	now := s.Now()
 	for t := s.timers.earliest(); t != nil && t.deadline <= now; t = s.timers.earliest() {
+		unshielded := t.flags&shielded == 0
+		if unshielded && t.expire(now) && t.flags&blocked == 0 {
+			continue // a scope's deadline passed, and its cancellation woke t
+		}
 		var err error
 		if len(t.w.cases) > 0 {
 			err = ErrTimeout
+		}
+		if cerr := t.cancelled(); cerr != nil && unshielded {
+			err = cerr
 		}
 		t.wake(-1, err)
 	}
@@ -205,6 +222,7 @@ func (s *Sched) Finish(t *Task) {
 	t.withdraw()
 	s.ready.remove(t)
 	s.table.remove(t)
+	t.closeScopes()
 	t.resume, t.step, t.yield, t.stop = nil, nil, nil, nil
 }
 

@@ -40,10 +40,11 @@ var (
 // Task flags. A task's place in the ready list and in wait queues is in its
 // links; the flags say what the links cannot.
 const (
-	blocked uint8 = 1 << iota // suspended in a wait: its waiters are in queues, or its timer runs, or both
-	ending                    // being ended: its waits fail with ErrKilled at once and Yield returns at once
-	doomed                    // killed while its code was on the stack: it ends at its next suspension point, or when its step returns
-	done                      // finished or ended
+	blocked  uint8 = 1 << iota // suspended in a wait: its waiters are in queues, or its timer runs, or both
+	shielded                   // in a wait that cancellation does not end (a group joining its children)
+	ending                     // being ended: its waits fail with ErrKilled at once and Yield returns at once
+	doomed                     // killed while its code was on the stack: it ends at its next suspension point, or when its step returns
+	done                       // finished or ended
 )
 
 // Task is one lightweight task.
@@ -69,8 +70,30 @@ type Task struct {
 
 // extra is what few tasks need, kept out of Task to keep it small.
 type extra struct {
-	fault *Panic // a panic of a generator body, recovered on its coroutine
-	held  []any  // the resources the task holds (task.Resource), abandoned when it ends
+	fault *Panic  // a panic of a generator body, recovered on its coroutine
+	held  []any   // the resources the task holds (task.Resource), abandoned when it ends
+	scope *Scope  // the innermost scope the task is in, if any
+	root  *Scope  // the task's own outermost scope, made on demand
+	group *Scope  // the scope of the group it was started in, if any
+	onEnd EndHook // told when the task ends, instead of the panic policy
+}
+
+// An EndHook is told when a task ends, with the panic of its body or its
+// deferred calls, if any, which it then handles instead of the scheduler's
+// panic policy: a task group's.
+type EndHook interface {
+	TaskEnded(t *Task, p *Panic)
+}
+
+// SetEndHook makes h the hook of t's end.
+func (t *Task) SetEndHook(h EndHook) { t.extra().onEnd = h }
+
+// EndHook returns t's end hook, or nil.
+func (t *Task) EndHook() EndHook {
+	if t.x == nil {
+		return nil
+	}
+	return t.x.onEnd
 }
 
 func (t *Task) extra() *extra {

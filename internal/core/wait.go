@@ -20,16 +20,63 @@ package core
 
 // wait is a task's current wait: its waiters, and, once it is woken, why.
 type wait struct {
-	cases []*Waiter // the task's waiters in this wait, in case order
-	spare []*Waiter // the task's own waiters, free for the next wait
-	fired int       // the case that woke the task; -1 for a timer or Wake
-	err   error     // what the wait returns
+	cases  []*Waiter // the task's waiters in this wait, in case order
+	spare  []*Waiter // the task's own waiters, free for the next wait
+	fired  int       // the case that woke the task; -1 for a timer or Wake
+	firedW *Waiter   // the waiter that woke it, if a primitive's own: see LastFired
+	err    error     // what the wait returns
+	tag    any       // what a raw step's wait was, for the step to find: see SetWaitTag
+	space  any       // a package's own scratch space, reused from wait to wait: see Space
+}
+
+// Space returns a place where a package keeps scratch space of t's, such as
+// a copy of a select's cases, reused from one wait to the next so that
+// waiting allocates nothing.
+func (t *Task) Space() *any {
+	if t.w == nil {
+		t.w = &wait{fired: -1}
+	}
+	return &t.w.space
+}
+
+// SetWaitTag marks t's wait, a raw step's, as tag's: the step's next call
+// finds it with TakeWaitTag, and knows the wait it is back from.
+func (t *Task) SetWaitTag(tag any) { t.w.tag = tag }
+
+// TakeWaitTag returns and forgets the tag of t's last wait.
+func (t *Task) TakeWaitTag() any {
+	if t.w == nil {
+		return nil
+	}
+	tag := t.w.tag
+	t.w.tag = nil
+	return tag
 }
 
 // BeginWait starts a wait of t. It panics if t is not the running task,
-// and returns ErrKilled instead of waiting if t is being ended. A task
-// killed while its code was on the stack unwinds here instead.
+// and returns an error instead of waiting if t may not wait: ErrKilled if
+// t is being ended, a *CanceledError if a scope it is in is cancelled. A
+// task killed while its code was on the stack unwinds here instead.
 func (t *Task) BeginWait(op string) error {
+	if err := t.beginWait(op); err != nil {
+		return err
+	}
+	return t.cancelled()
+}
+
+// BeginShielded is BeginWait for a wait that cancellation does not end, nor
+// its scopes' deadlines shorten: a group waiting for its children, which a
+// cancellation of the group's scope makes end soon anyway. Being ended
+// still ends it.
+func (t *Task) BeginShielded(op string) error {
+	if err := t.beginWait(op); err != nil {
+		return err
+	}
+	t.flags |= shielded
+	return nil
+}
+
+func (t *Task) beginWait(op string) error {
 	if t.s.current != t {
 		t.notRunning(op)
 	}
@@ -55,6 +102,12 @@ func (t *Task) BeginPark(op string) error {
 // Enqueue appends a waiter for t to q, as the next case of its wait, and
 // returns it. w is the caller's waiter, or nil for one of t's own.
 func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
+	return t.EnqueueAs(q, w, len(t.w.cases))
+}
+
+// EnqueueAs is Enqueue for case i of a select, whose cases need not all
+// queue a waiter.
+func (t *Task) EnqueueAs(q *Queue, w *Waiter, i int) *Waiter {
 	tw := t.w
 	if w == nil {
 		if n := len(tw.spare); n > 0 {
@@ -65,7 +118,7 @@ func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
 		}
 	}
 	w.t = t
-	w.Case = len(tw.cases)
+	w.Case = i
 	tw.cases = append(tw.cases, w)
 	q.push(w)
 	return w
@@ -78,7 +131,12 @@ func (t *Task) Suspend(deadline int64) {
 	s := t.s
 	s.ready.remove(t)
 	t.flags |= blocked
-	t.w.fired, t.w.err = -1, nil
+	t.w.fired, t.w.err, t.w.firedW = -1, nil, nil
+	if t.x != nil && t.flags&shielded == 0 {
+		if d := t.scopeDeadline(); d != 0 && (deadline == 0 || d < deadline) {
+			deadline = d
+		}
+	}
 	if deadline != 0 {
 		s.timers.add(t, deadline)
 	}
@@ -134,7 +192,25 @@ func (t *Task) Block(op string, q *Queue, deadline int64) error {
 // Fire wakes w's task, which has been popped from its queue: the task's
 // other waiters and its timer are withdrawn, it goes to the tail of the
 // ready list, and its wait reports w's case and err.
-func (w *Waiter) Fire(err error) { w.t.wake(w.Case, err) }
+func (w *Waiter) Fire(err error) {
+	t := w.t
+	if !w.own {
+		t.w.firedW = w
+	}
+	t.wake(w.Case, err)
+}
+
+// LastFired returns and forgets the waiter that ended t's last wait, if it
+// was a primitive's own (Enqueue with a non-nil waiter): for a raw step to
+// collect what was handed to it as it waited.
+func (t *Task) LastFired() *Waiter {
+	if t.w == nil {
+		return nil
+	}
+	w := t.w.firedW
+	t.w.firedW = nil
+	return w
+}
 
 // Wake wakes t if it is blocked, wherever it waits; its wait reports no
 // case and err (ErrInterrupted if err is nil). It reports whether t was
@@ -155,7 +231,7 @@ func (t *Task) wake(fired int, err error) {
 		panic("core: wake of " + t.String() + ", which is not blocked")
 	}
 	t.withdraw()
-	t.flags &^= blocked
+	t.flags &^= blocked | shielded
 	t.w.fired, t.w.err = fired, err
 	t.s.ready.push(t)
 }

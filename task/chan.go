@@ -1,0 +1,325 @@
+package task
+
+import (
+	"errors"
+	"iter"
+	"time"
+
+	"github.com/lwtask/lwtask/internal/core"
+)
+
+// ErrChanClosed is returned by a send on a closed channel, and by a receive
+// from a closed channel once everything sent before the close has been
+// received.
+var ErrChanClosed = errors.New("channel closed")
+
+// ErrAgain is returned by the step forms of operations, for raw steps,
+// when the operation could not complete without suspending the task: the
+// task has been parked until it can, or its turn is spent. The step returns
+// Yield and calls the same operation again at its next step.
+var ErrAgain = errors.New("operation would suspend the task: return Yield and try again")
+
+// Chan is a channel between the tasks of one scheduler, of values of type
+// T: libtask's Channel, trio's memory channel, Go's chan for tasks.
+// Unbuffered (capacity 0), a send waits for a receiver and hands the value
+// straight to it; with a capacity, sends wait only while the buffer is
+// full. Waiting senders and receivers are served first come, first served.
+//
+// Close works as Go's close: receivers drain what is left, then get
+// ErrChanClosed; a send on a closed channel fails with ErrChanClosed
+// rather than panicking. Every operation that could wait takes the running
+// task, counts against its turn, and ends early with the task's
+// cancellation, its deadline, or its end (ErrKilled).
+//
+// The zero Chan is not usable; call NewChan. A Chan allocates nothing per
+// operation once its waiting records have been made.
+type Chan[T any] struct {
+	buf    []T // a ring of len(buf) slots; n of them, from head, hold values
+	head   int
+	n      int
+	closed bool
+	recvq  Queue
+	sendq  Queue
+	free   []*chanWaiter[T]
+}
+
+// chanWaiter is one task's place in a channel's queue, with the value it
+// sends or the one handed to it.
+type chanWaiter[T any] struct {
+	w      core.Waiter
+	c      *Chan[T]
+	val    T
+	done   bool // the value was handed over
+	closed bool // the channel closed first
+}
+
+// NewChan returns a channel with room for capacity values (0 for an
+// unbuffered one), labelled label in task dumps.
+func NewChan[T any](label string, capacity int) *Chan[T] {
+	if capacity < 0 {
+		panic("task: NewChan with a negative capacity")
+	}
+	return &Chan[T]{
+		buf:   make([]T, capacity),
+		recvq: Queue{Label: label + " receive"},
+		sendq: Queue{Label: label + " send"},
+	}
+}
+
+// Len returns the number of values buffered.
+func (c *Chan[T]) Len() int { return c.n }
+
+// Cap returns the capacity of the buffer.
+func (c *Chan[T]) Cap() int { return len(c.buf) }
+
+// Closed reports whether c has been closed.
+func (c *Chan[T]) Closed() bool { return c.closed }
+
+// Send sends v, waiting while nobody can take it: no receiver waits and the
+// buffer, if any, is full.
+func (c *Chan[T]) Send(t *Task, v T) error { return c.SendUntil(t, v, time.Time{}) }
+
+// SendUntil is Send with a deadline, past which it fails with ErrTimeout
+// and v is not sent. The zero time means none.
+func (c *Chan[T]) SendUntil(t *Task, v T, deadline time.Time) error {
+	ct := t.core()
+	ct.Checkpoint("Send")
+	if ok, err := c.TrySend(v); ok || err != nil {
+		return err
+	}
+	if err := ct.BeginPark("Send"); err != nil {
+		return err
+	}
+	cw := c.waiter()
+	cw.val = v
+	ct.Enqueue(c.sendq.core(), &cw.w)
+	_, err := ct.Park(ct.Deadline(deadline))
+	return c.sent(cw, err)
+}
+
+// sent reports how a send that waited ended, and puts its record back.
+func (c *Chan[T]) sent(cw *chanWaiter[T], err error) error {
+	switch {
+	case cw.done:
+		err = nil
+	case cw.closed:
+		err = ErrChanClosed
+	}
+	c.release(cw)
+	return err
+}
+
+// TrySend sends v if it can without waiting, and reports whether it did.
+// It fails with ErrChanClosed on a closed channel. It takes no task, so a
+// function posted from another goroutine may call it too.
+func (c *Chan[T]) TrySend(v T) (bool, error) {
+	switch {
+	case c.closed:
+		return false, ErrChanClosed
+	case c.recvq.Len() > 0:
+		w := c.recvq.core().Pop()
+		cw := w.Value.(*chanWaiter[T])
+		cw.val, cw.done = v, true
+		w.Fire(nil)
+		return true, nil
+	case c.n < len(c.buf):
+		c.buf[(c.head+c.n)%len(c.buf)] = v
+		c.n++
+		return true, nil
+	}
+	return false, nil
+}
+
+// SendStep is Send for a raw step. It returns nil once v is sent, or
+// ErrAgain when the task has been parked until v can be sent (or its turn
+// is spent): the step returns Yield and, at its next step, calls SendStep
+// again with the same value, which then reports how the send ended. Other
+// waits must not come in between.
+func (c *Chan[T]) SendStep(t *Task, v T) error {
+	ct := t.core()
+	if cw := c.handed(ct); cw != nil {
+		_, err := ct.Result()
+		return c.sent(cw, err)
+	}
+	if !ct.Spend("SendStep") {
+		return ErrAgain
+	}
+	if ok, err := c.TrySend(v); ok || err != nil {
+		return err
+	}
+	if err := ct.BeginWait("SendStep"); err != nil {
+		return err
+	}
+	cw := c.waiter()
+	cw.val = v
+	ct.Enqueue(c.sendq.core(), &cw.w)
+	ct.Suspend(0)
+	return ErrAgain
+}
+
+// Recv receives a value, waiting while there is none. Once c is closed and
+// drained it fails with ErrChanClosed.
+func (c *Chan[T]) Recv(t *Task) (T, error) { return c.RecvUntil(t, time.Time{}) }
+
+// RecvUntil is Recv with a deadline, past which it fails with ErrTimeout.
+// The zero time means none.
+func (c *Chan[T]) RecvUntil(t *Task, deadline time.Time) (T, error) {
+	ct := t.core()
+	ct.Checkpoint("Recv")
+	if v, ok, err := c.TryRecv(); ok || err != nil {
+		return v, err
+	}
+	var zero T
+	if err := ct.BeginPark("Recv"); err != nil {
+		return zero, err
+	}
+	cw := c.waiter()
+	ct.Enqueue(c.recvq.core(), &cw.w)
+	_, err := ct.Park(ct.Deadline(deadline))
+	return c.received(cw, err)
+}
+
+// received reports how a receive that waited ended, and puts its record
+// back.
+func (c *Chan[T]) received(cw *chanWaiter[T], err error) (v T, _ error) {
+	switch {
+	case cw.done:
+		v, err = cw.val, nil
+	case cw.closed:
+		err = ErrChanClosed
+	}
+	c.release(cw)
+	return v, err
+}
+
+// TryRecv receives a value if there is one without waiting, and reports
+// whether it did. On a closed, drained channel it fails with ErrChanClosed.
+// It takes no task, so a function posted from another goroutine may call
+// it too.
+func (c *Chan[T]) TryRecv() (v T, ok bool, err error) {
+	if c.n > 0 {
+		v = c.buf[c.head]
+		var zero T
+		c.buf[c.head] = zero
+		c.head = (c.head + 1) % len(c.buf)
+		c.n--
+		// A waiting sender's value takes the freed slot, in order.
+		if w := c.sendq.core().Pop(); w != nil {
+			cw := w.Value.(*chanWaiter[T])
+			c.buf[(c.head+c.n)%len(c.buf)] = cw.val
+			c.n++
+			cw.done = true
+			w.Fire(nil)
+		}
+		return v, true, nil
+	}
+	if w := c.sendq.core().Pop(); w != nil { // unbuffered: take it from the sender
+		cw := w.Value.(*chanWaiter[T])
+		v, cw.done = cw.val, true
+		w.Fire(nil)
+		return v, true, nil
+	}
+	if c.closed {
+		return v, false, ErrChanClosed
+	}
+	return v, false, nil
+}
+
+// RecvStep is Recv for a raw step. It returns a value, or ErrAgain when
+// the task has been parked until one comes (or its turn is spent): the step
+// returns Yield and, at its next step, calls RecvStep again, which then
+// returns the value handed to it meanwhile. Other waits must not come in
+// between.
+func (c *Chan[T]) RecvStep(t *Task) (T, error) {
+	ct := t.core()
+	if cw := c.handed(ct); cw != nil {
+		_, err := ct.Result()
+		return c.received(cw, err)
+	}
+	var zero T
+	if !ct.Spend("RecvStep") {
+		return zero, ErrAgain
+	}
+	if v, ok, err := c.TryRecv(); ok || err != nil {
+		return v, err
+	}
+	if err := ct.BeginWait("RecvStep"); err != nil {
+		return zero, err
+	}
+	cw := c.waiter()
+	ct.Enqueue(c.recvq.core(), &cw.w)
+	ct.Suspend(0)
+	return zero, ErrAgain
+}
+
+// handed returns the record of a raw step's wait on c that has just ended,
+// if its last wait was one.
+func (c *Chan[T]) handed(t *core.Task) *chanWaiter[T] {
+	w := t.LastFired()
+	if w == nil {
+		return nil
+	}
+	if cw, ok := w.Value.(*chanWaiter[T]); ok && cw.c == c {
+		return cw
+	}
+	return nil
+}
+
+// All returns an iterator over the values received by t until c is closed
+// and drained, or a receive fails: for v := range c.All(t) { ... }. The
+// error that ended it, if not the close, is left in *err when err is not
+// nil.
+func (c *Chan[T]) All(t *Task, err *error) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for {
+			v, e := c.Recv(t)
+			if e != nil {
+				if err != nil && e != ErrChanClosed {
+					*err = e
+				}
+				return
+			}
+			if !yield(v) {
+				return
+			}
+		}
+	}
+}
+
+// Close closes c. Receivers get what is buffered, then ErrChanClosed;
+// every waiting sender and receiver is woken. Closing a closed channel
+// returns ErrChanClosed. Any task, or a posted function, may close it.
+func (c *Chan[T]) Close() error {
+	if c.closed {
+		return ErrChanClosed
+	}
+	c.closed = true
+	for _, q := range []*core.Queue{c.recvq.core(), c.sendq.core()} {
+		for w := q.Pop(); w != nil; w = q.Pop() {
+			w.Value.(*chanWaiter[T]).closed = true
+			w.Fire(nil)
+		}
+	}
+	return nil
+}
+
+// waiter returns a fresh waiting record for c, from its spares if it has
+// one: so that waiting allocates nothing once c has as many as its most
+// waiters at once.
+func (c *Chan[T]) waiter() *chanWaiter[T] {
+	if n := len(c.free); n > 0 {
+		cw := c.free[n-1]
+		c.free = c.free[:n-1]
+		return cw
+	}
+	cw := &chanWaiter[T]{c: c}
+	cw.w.Value = cw
+	return cw
+}
+
+// release puts back a record whose wait has ended.
+func (c *Chan[T]) release(cw *chanWaiter[T]) {
+	var zero T
+	cw.val, cw.done, cw.closed = zero, false, false
+	c.free = append(c.free, cw)
+}

@@ -1,0 +1,177 @@
+package task
+
+import (
+	"errors"
+
+	"github.com/lwtask/lwtask/internal/core"
+)
+
+// Group runs tasks as the children of one task, which waits for them all:
+// structured concurrency, as trio's nursery, asyncio's TaskGroup and Go's
+// errgroup have it.
+//
+//   - Children are started with Go and run in the group's scope, inside the
+//     scope its owner was in when it made the group: cancelling the owner
+//     cancels them too.
+//   - The first child to fail, returning an error or panicking, cancels the
+//     others, with that error as the cause, and its error becomes the
+//     group's.
+//   - No child outlives its group. Wait returns only once every child has
+//     ended; an owner that ends without waiting (or is killed while it
+//     waits) kills the children left.
+//   - Groups nest: a child may make a group of its own.
+type Group struct {
+	owner   *Task
+	scope   *core.Scope
+	running int
+	joined  Queue // the owner, waiting for the last child to end
+	err     error
+}
+
+// NewGroup returns an empty group owned by t, which is to Wait for it.
+func NewGroup(t *Task) *Group {
+	ct := t.core()
+	ct.CheckRunning("NewGroup")
+	g := &Group{owner: t, joined: Queue{Label: "group of " + t.String()}}
+	g.scope = core.NewScope(ct.Sched(), ct.Scope(), nil, 0)
+	t.Acquired(g)
+	return g
+}
+
+// Go starts a child running body, as a generator-style task at the tail of
+// the ready list, and returns it. If body returns an error, or panics, the
+// group cancels the other children, and Wait returns that error (a
+// *PanicError for a panic) unless another child failed first.
+func (g *Group) Go(name string, body func(t *Task) error) *Task {
+	if g.owner == nil {
+		panic("task: Group.Go after the group has ended")
+	}
+	child := New(name, func(t *Task) {
+		if err := body(t); err != nil {
+			g.fail(err)
+		}
+	})
+	cc := child.core()
+	cc.StartIn(g.scope)
+	cc.SetEndHook(groupHook{g})
+	g.running++
+	if why := g.owner.core().Sched().Schedule(cc); why != "" {
+		panic("task: Group.Go: " + why)
+	}
+	return child
+}
+
+// Cancel cancels every child, with cause (context.Canceled if nil). Wait
+// still waits for them to end, and returns cause, wrapped, unless a child
+// failed first.
+func (g *Group) Cancel(cause error) {
+	g.scope.Cancel(cause)
+}
+
+// Running returns the number of children that have not ended.
+func (g *Group) Running() int { return g.running }
+
+// Wait waits until every child has ended, and returns the group's error:
+// the first child's failure, or nil. The owner's own cancellation, or its
+// scope's deadline, cancels the children, and Wait still waits for them,
+// then returns the cancellation. Only the owner may wait; if it is killed
+// meanwhile, the children are killed too.
+func (g *Group) Wait(t *Task) error {
+	ct := t.core()
+	if t != g.owner {
+		ct.CheckRunning("Group.Wait")
+		panic(&core.MisuseError{Op: "Group.Wait", Task: t.String(), Detail: "only the group's owner, " + g.owner.String() + ", may wait for it"})
+	}
+	ct.Checkpoint("Group.Wait")
+	var ownErr error
+	interrupted := func(err error) {
+		if ownErr == nil {
+			ownErr = err
+			// Done already if the owner's cancelled scope is outside the
+			// group's, but the owner may be in a scope of its own.
+			var ce *core.CanceledError
+			if errors.As(err, &ce) {
+				err = ce.Cause
+			}
+			g.scope.Cancel(err)
+		}
+	}
+	for g.running > 0 {
+		if err := ct.Cancellation(); err != nil {
+			interrupted(err)
+		}
+		if err := ct.BeginShielded("Group.Wait"); err != nil {
+			return err // t is being ended: Abandon kills the children
+		}
+		ct.Enqueue(g.joined.core(), nil)
+		if _, err := ct.Park(0); err != nil {
+			interrupted(err) // woken (Wake): the children still end first
+		}
+	}
+	t.Released(g)
+	g.close()
+	switch {
+	case g.err != nil:
+		return g.err
+	case ownErr != nil:
+		return ownErr
+	}
+	return g.scope.Cancelled() // nil unless Cancel was called
+}
+
+// fail records a child's failure: the first cancels the rest.
+func (g *Group) fail(err error) {
+	if g.err == nil {
+		g.err = err
+		g.scope.Cancel(err)
+	}
+}
+
+// groupHook tells a group of its children's ends (core.EndHook), kept off
+// the Group's own methods.
+type groupHook struct{ g *Group }
+
+func (h groupHook) TaskEnded(t *core.Task, p *core.Panic) { h.g.childEnded(t, p) }
+
+// childEnded is told of each child's end, with its panic if it panicked.
+func (g *Group) childEnded(t *core.Task, p *core.Panic) {
+	if p != nil {
+		g.fail(&PanicError{ID: t.ID(), Name: t.Name(), Value: p.Value, Stack: p.Stack})
+	}
+	g.running--
+	if g.running == 0 {
+		g.joined.WakeAll(nil)
+	}
+}
+
+// Abandon kills the children left when the owner ends without having
+// waited for them: no child outlives its group. It implements Resource.
+func (g *Group) Abandon(owner *Task) {
+	s := owner.core().Sched()
+	g.scope.Cancel(ErrKilled)
+	for g.running > 0 {
+		child := g.anyChild()
+		if child == nil {
+			break
+		}
+		s.Kill(child)
+	}
+	g.close()
+}
+
+// anyChild returns a child that has not ended, found through the scopes
+// inside the group's.
+func (g *Group) anyChild() *core.Task {
+	for sc := g.scope.FirstChild(); sc != nil; sc = sc.Next() {
+		if t := sc.Owner(); t != nil && !t.Done() {
+			return t
+		}
+	}
+	return nil
+}
+
+// close ends the group's scope; Go may not be called any more.
+func (g *Group) close() {
+	g.scope.Close()
+	g.owner = nil
+}
