@@ -196,10 +196,10 @@ func Until(deadline time.Time) Case { return Case{op: timerCase{}, at: deadline}
 type timerCase struct{}
 
 func (timerCase) poll(c *Case, _ *Task) (bool, error) { return !time.Now().Before(c.at), nil }
-func (timerCase) arm(*Case, *Task, int)                {}
-func (timerCase) fired(*Case, *Task) (bool, error)     { return true, nil }
-func (timerCase) disarm(*Case)                         {}
-func (timerCase) drop(*Case)                           {}
+func (timerCase) arm(*Case, *Task, int)               {}
+func (timerCase) fired(*Case, *Task) (bool, error)    { return true, nil }
+func (timerCase) disarm(*Case)                        {}
+func (timerCase) drop(*Case)                          {}
 
 // RecvCase returns a Case that receives a value from c into *dst. On a
 // closed, drained channel it completes with ErrChanClosed.
