@@ -25,7 +25,8 @@ type Group struct {
 	scope   *core.Scope
 	running int
 	joined  Queue // the owner, waiting for the last child to end
-	err     error
+	err     error // the first child's failure
+	ownErr  error // what interrupted the owner's wait: its cancellation, a Wake
 }
 
 // NewGroup returns an empty group owned by t, which is to Wait for it.
@@ -77,44 +78,81 @@ func (g *Group) Running() int { return g.running }
 // then returns the cancellation. Only the owner may wait; if it is killed
 // meanwhile, the children are killed too.
 func (g *Group) Wait(t *Task) error {
-	ct := t.core()
-	if t != g.owner {
-		ct.CheckRunning("Group.Wait")
-		panic(&core.MisuseError{Op: "Group.Wait", Task: t.String(), Detail: "only the group's owner, " + g.owner.String() + ", may wait for it"})
-	}
+	ct := g.checkOwner(t, "Group.Wait")
 	ct.Checkpoint("Group.Wait")
-	var ownErr error
-	interrupted := func(err error) {
-		if ownErr == nil {
-			ownErr = err
-			// Done already if the owner's cancelled scope is outside the
-			// group's, but the owner may be in a scope of its own.
-			var ce *core.CanceledError
-			if errors.As(err, &ce) {
-				err = ce.Cause
-			}
-			g.scope.Cancel(err)
-		}
-	}
 	for g.running > 0 {
 		if err := ct.Cancellation(); err != nil {
-			interrupted(err)
+			g.interrupted(err)
 		}
 		if err := ct.BeginShielded("Group.Wait"); err != nil {
 			return err // t is being ended: Abandon kills the children
 		}
 		ct.Enqueue(g.joined.core(), nil)
 		if _, err := ct.Park(0); err != nil {
-			interrupted(err) // woken (Wake): the children still end first
+			g.interrupted(err) // woken (Wake): the children still end first
 		}
 	}
+	return g.result(t)
+}
+
+// WaitStep is Wait for a raw step: it returns the group's result once every
+// child has ended, and ErrAgain, t parked until then, before.
+func (g *Group) WaitStep(t *Task) error {
+	ct := g.checkOwner(t, "Group.WaitStep")
+	if _, err := ct.Result(); err != nil {
+		g.interrupted(err)
+	}
+	if g.running == 0 {
+		return g.result(t)
+	}
+	if err := ct.Cancellation(); err != nil {
+		g.interrupted(err)
+	}
+	if err := ct.BeginShielded("Group.WaitStep"); err != nil {
+		return err
+	}
+	ct.Enqueue(g.joined.core(), nil)
+	ct.Suspend(0)
+	return ErrAgain
+}
+
+func (g *Group) checkOwner(t *Task, op string) *core.Task {
+	ct := t.core()
+	ct.CheckRunning(op)
+	if t != g.owner {
+		owner := "nobody: it has ended"
+		if g.owner != nil {
+			owner = g.owner.String()
+		}
+		panic(&core.MisuseError{Op: op, Task: t.String(), Detail: "only the group's owner, " + owner + ", may wait for it"})
+	}
+	return ct
+}
+
+// interrupted records what ended the owner's wait before the children did,
+// and cancels the children: they end soon, and the owner waits on.
+func (g *Group) interrupted(err error) {
+	if g.ownErr == nil {
+		g.ownErr = err
+		// Done already if the owner's cancelled scope is outside the
+		// group's, but the owner may be in a scope of its own.
+		var ce *core.CanceledError
+		if errors.As(err, &ce) {
+			err = ce.Cause
+		}
+		g.scope.Cancel(err)
+	}
+}
+
+// result ends the group, every child having ended, and returns its error.
+func (g *Group) result(t *Task) error {
 	t.Released(g)
 	g.close()
 	switch {
 	case g.err != nil:
 		return g.err
-	case ownErr != nil:
-		return ownErr
+	case g.ownErr != nil:
+		return g.ownErr
 	}
 	return g.scope.Cancelled() // nil unless Cancel was called
 }

@@ -47,6 +47,23 @@ func (e *Event) WaitUntil(t *Task, deadline time.Time) error {
 	return nil
 }
 
+// WaitStep is Wait for a raw step: it returns nil if e is set, and
+// otherwise parks t until it is and returns ErrAgain: the step returns
+// Yield and calls WaitStep again at its next step.
+func (e *Event) WaitStep(t *Task) error {
+	ct := t.core()
+	if !ct.Spend("Event.WaitStep") {
+		return ErrAgain
+	}
+	if e.set {
+		return nil
+	}
+	if err := ct.Block("Event.WaitStep", e.q.core(), 0); err != nil {
+		return err
+	}
+	return ErrAgain
+}
+
 // Case returns a Case that is ready once e is set.
 func (e *Event) Case() Case {
 	if e.isSetFn == nil {
@@ -180,6 +197,22 @@ func (wg *WaitGroup) Add(delta int) {
 
 // Done takes one from the count.
 func (wg *WaitGroup) Done() { wg.Add(-1) }
+
+// WaitStep is Wait for a raw step: nil once the count is zero, else
+// ErrAgain with t parked until it is.
+func (wg *WaitGroup) WaitStep(t *Task) error {
+	ct := t.core()
+	if !ct.Spend("WaitGroup.WaitStep") {
+		return ErrAgain
+	}
+	if wg.n == 0 {
+		return nil
+	}
+	if err := ct.Block("WaitGroup.WaitStep", wg.q.core(), 0); err != nil {
+		return err
+	}
+	return ErrAgain
+}
 
 // Wait waits until the count is zero.
 func (wg *WaitGroup) Wait(t *Task) error {

@@ -37,10 +37,26 @@ func TestCommand(t *testing.T) {
 			t.Fatalf("stderr:\n%s\nwant:\n%s", stderr, want)
 		}
 	})
+	t.Run("butler", func(t *testing.T) {
+		t.Parallel()
+		// The table that deadlocks above, with a butler: everyone leaves.
+		stdout, stderr := runCommand(t, bin, 0, "-forks", "3", "-butler",
+			"-seat", "Plato,2,0,2,0,1", "-seat", "Socrates,3,0,1,1,2", "-seat", "Euclid,3,2,1,2,0")
+		if stderr != "" {
+			t.Fatalf("stderr %q", stderr)
+		}
+		diffLines(t, lines([]byte(stdout)), lines(golden(t, "deadlock_butler")))
+		for _, name := range []string{"Plato", "Socrates", "Euclid"} {
+			if strings.Count(stdout, name+" leaving the table\n") != 1 {
+				t.Fatalf("%s did not leave the table:\n%s", name, stdout)
+			}
+		}
+	})
 	t.Run("help", func(t *testing.T) {
 		t.Parallel()
 		stdout, stderr := runCommand(t, bin, 0, "-h")
-		if stdout != "" || !strings.Contains(stderr, "usage: philosophers") || !strings.Contains(stderr, "-seat") {
+		if stdout != "" || !strings.Contains(stderr, "usage: philosophers") || !strings.Contains(stderr, "-seat") ||
+			!strings.Contains(stderr, "-butler") {
 			t.Fatalf("stdout %q, stderr %q", stdout, stderr)
 		}
 	})
@@ -87,6 +103,8 @@ var badFlags = []struct {
 	{[]string{"-seat"}, "flag needs an argument: -seat"},
 	{[]string{"-spoons", "3"}, "flag provided but not defined: -spoons"},
 	{[]string{"extra"}, `unexpected argument "extra"`},
+	{[]string{"-butler=maybe"}, `invalid boolean value "maybe" for -butler`},
+	{[]string{"-butler", "-seat", "Plato,7,2,3,0,5"}, "-seat Plato: fork 5 out of range"},
 	{[]string{"-forks", "3", "extra", "-seat", "Plato,7,2,3,0,1"}, `unexpected argument "extra"`},
 }
 

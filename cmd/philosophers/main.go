@@ -6,8 +6,20 @@
 //	philosophers -forks 2 -seat Kant,3,1,2,0,1 -seat Hume,2,2,1,1,0
 //
 // Each -seat is NAME,LIFETIME,THINK,EAT,LEFT,RIGHT, scheduled in the order
-// given. Exit status: 0 when everyone has left the table, 2 for bad flags,
-// 3 on deadlock (stderr names who waits for which fork).
+// given.
+//
+// -butler adds Dijkstra's waiter: a butler who lets at most N-1 of the N
+// philosophers seated (one, if only one is) reach for forks at a time. A
+// philosopher waits for the butler after thinking, and thanks him after
+// putting both forks down (a task.Semaphore with N-1 permits, acquired and
+// released). At a round table, where each philosopher shares a fork with
+// each neighbour, that breaks every deadlock: for all to wait for each
+// other, all N would have to hold a fork. Tables of other shapes can still
+// deadlock with a butler, when fewer than N philosophers can wait for each
+// other in a ring. Without -butler the trace is the essay's, line for line.
+//
+// Exit status: 0 when everyone has left the table, 2 for bad flags, 3 on
+// deadlock (stderr names who waits for which fork, or for the butler).
 package main
 
 import (
@@ -50,7 +62,7 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	forks, seats, err := parseFlags(args, stderr)
+	tbl, err := parseFlags(args, stderr)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
@@ -59,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	out := bufio.NewWriter(stdout)
-	err = dine(out, forks, seats)
+	err = dine(out, tbl)
 	out.Flush()
 	var deadlock *scheduler.DeadlockError
 	switch {
@@ -73,31 +85,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// dine seats the philosophers at nforks forks and runs them to the end.
-func dine(out io.Writer, nforks int, seats []seat) error {
-	forks := make([]*utensil.Utensil, nforks)
+// table is what the flags say: the forks, the seats, and whether a butler
+// waits at table.
+type table struct {
+	forks  int
+	seats  []seat
+	butler bool
+}
+
+// dine seats the philosophers at the table and runs them to the end.
+func dine(out io.Writer, tbl table) error {
+	forks := make([]*utensil.Utensil, tbl.forks)
 	for i := range forks {
 		forks[i] = utensil.New("fork " + strconv.Itoa(i))
+	}
+	var butler *task.Semaphore
+	if tbl.butler {
+		butler = task.NewSemaphore("butler", max(len(tbl.seats)-1, 1))
 	}
 	rt, err := lwtask.New()
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	for _, s := range seats {
+	for _, s := range tbl.seats {
 		rt.Go(s.name, func(t *task.Task) {
-			philosopher(t, out, s, forks[s.leftFork], forks[s.rightFork])
+			philosopher(t, out, s, forks[s.leftFork], forks[s.rightFork], butler)
 		})
 	}
 	return rt.Run()
 }
 
-// philosopher is the essay's life cycle of a philosopher, line for line.
-func philosopher(t *task.Task, out io.Writer, s seat, left, right *utensil.Utensil) {
+// philosopher is the essay's life cycle of a philosopher, line for line,
+// with the butler's permission asked for and given back if there is one.
+func philosopher(t *task.Task, out io.Writer, s seat, left, right *utensil.Utensil, butler *task.Semaphore) {
 	for range s.lifetime {
 		for range s.think {
 			fmt.Fprintln(out, s.name, "thinking")
 			t.Yield()
+		}
+		if butler != nil {
+			fmt.Fprintln(out, s.name, "waiting for the butler")
+			butler.Acquire(t)
+			fmt.Fprintln(out, s.name, "admitted by the butler")
 		}
 		fmt.Fprintln(out, s.name, "waiting for fork", s.leftFork)
 		left.Acquire(t)
@@ -113,16 +143,21 @@ func philosopher(t *task.Task, out io.Writer, s seat, left, right *utensil.Utens
 		fmt.Fprintln(out, s.name, "releasing forks", s.leftFork, "and", s.rightFork)
 		left.Release(t)
 		right.Release(t)
+		if butler != nil {
+			fmt.Fprintln(out, s.name, "thanking the butler")
+			butler.Release(t)
+		}
 	}
 	fmt.Fprintln(out, s.name, "leaving the table")
 }
 
-// parseFlags reads -forks and -seat. Fork ids are checked once all flags
-// are read, so the order of -forks and -seat does not matter.
-func parseFlags(args []string, stderr io.Writer) (int, []seat, error) {
+// parseFlags reads -forks, -seat and -butler. Fork ids are checked once
+// all flags are read, so the order of -forks and -seat does not matter.
+func parseFlags(args []string, stderr io.Writer) (table, error) {
 	fs := flag.NewFlagSet("philosophers", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // run reports the error once, in its own words
 	forks := fs.Int("forks", 3, "number of forks, with ids 0..N-1")
+	butler := fs.Bool("butler", false, "a butler lets all the philosophers but one reach for forks at a time (Dijkstra's waiter)")
 	var seats []seat
 	fs.Func("seat", "a philosopher: NAME,LIFETIME,THINK,EAT,LEFT,RIGHT (repeatable; replaces the essay's trio)",
 		func(v string) error {
@@ -133,16 +168,16 @@ func parseFlags(args []string, stderr io.Writer) (int, []seat, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: philosophers [-forks N] [-seat NAME,LIFETIME,THINK,EAT,LEFT,RIGHT]...")
+			fmt.Fprintln(stderr, "usage: philosophers [-forks N] [-seat NAME,LIFETIME,THINK,EAT,LEFT,RIGHT]... [-butler]")
 			fs.PrintDefaults()
 		}
-		return 0, nil, err
+		return table{}, err
 	}
 	if fs.NArg() > 0 {
-		return 0, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return table{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *forks < 1 || *forks > maxForks {
-		return 0, nil, fmt.Errorf("-forks %d: want 1 to %d", *forks, maxForks)
+		return table{}, fmt.Errorf("-forks %d: want 1 to %d", *forks, maxForks)
 	}
 	if seats == nil {
 		seats = essaySeats
@@ -150,11 +185,11 @@ func parseFlags(args []string, stderr io.Writer) (int, []seat, error) {
 	for _, s := range seats {
 		for _, f := range []int{s.leftFork, s.rightFork} {
 			if f >= *forks {
-				return 0, nil, fmt.Errorf("-seat %s: fork %d out of range: forks are 0 to %d", s.name, f, *forks-1)
+				return table{}, fmt.Errorf("-seat %s: fork %d out of range: forks are 0 to %d", s.name, f, *forks-1)
 			}
 		}
 	}
-	return *forks, seats, nil
+	return table{forks: *forks, seats: seats, butler: *butler}, nil
 }
 
 // parseSeat parses NAME,LIFETIME,THINK,EAT,LEFT,RIGHT.

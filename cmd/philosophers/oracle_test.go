@@ -15,10 +15,20 @@ import (
 //
 // It shares nothing with the real program but the seat type, so that a bug
 // in the scheduler or the utensil shows up as a difference in traces.
+//
+// With a butler (-butler), each philosopher also takes one of the butler's
+// N-1 permits before reaching for forks and gives it back after putting
+// them down: a counting semaphore that, as the Utensil does, hands a
+// permit given back straight to the first waiter.
 type oracle struct {
 	out       []string
 	current   *generator
 	readyList []*generator
+}
+
+type oracleSemaphore struct {
+	free  int
+	queue []*generator
 }
 
 type oracleUtensil struct {
@@ -31,6 +41,8 @@ type oracleUtensil struct {
 const (
 	pcLifeLoop  = iota // top of "for i in range(lifetime)"
 	pcThinkLoop        // top of "for j in range(think_time)"
+	pcAdmitted         // after "yield from butler.acquire()"
+	pcReachLeft        // before "yield from left_fork.acquire()"
 	pcGotLeft          // after "yield from left_fork.acquire()"
 	pcGotRight         // after "yield from right_fork.acquire()"
 	pcEatLoop          // top of "for j in range(eat_time)"
@@ -40,20 +52,26 @@ const (
 type generator struct {
 	seat
 	left, right *oracleUtensil
+	butler      *oracleSemaphore // nil without one
 	pc, i, j    int
 }
 
-// oracleDine runs the seats and returns the trace and, in schedule order,
-// the philosophers left blocked with the fork each waits for.
-func oracleDine(nforks int, seats []seat) (trace []string, blocked []string) {
+// oracleDine runs the seats, with a butler if butler, and returns the
+// trace and, in schedule order, the philosophers left blocked with what
+// each waits for.
+func oracleDine(nforks int, seats []seat, butler bool) (trace []string, blocked []string) {
 	o := &oracle{}
 	forks := make([]*oracleUtensil, nforks)
 	for i := range forks {
 		forks[i] = &oracleUtensil{id: i}
 	}
+	var sem *oracleSemaphore
+	if butler {
+		sem = &oracleSemaphore{free: max(len(seats)-1, 1)}
+	}
 	var gens []*generator
 	for _, s := range seats {
-		g := &generator{seat: s, left: forks[s.leftFork], right: forks[s.rightFork]}
+		g := &generator{seat: s, left: forks[s.leftFork], right: forks[s.rightFork], butler: sem}
 		gens = append(gens, g)
 		o.schedule(g)
 	}
@@ -63,6 +81,9 @@ func oracleDine(nforks int, seats []seat) (trace []string, blocked []string) {
 			if slices.Contains(f.queue, g) {
 				blocked = append(blocked, fmt.Sprintf("%s waiting for fork %d", g.name, f.id))
 			}
+		}
+		if sem != nil && slices.Contains(sem.queue, g) {
+			blocked = append(blocked, g.name+" waiting for butler")
 		}
 	}
 	return o.out, blocked
@@ -126,6 +147,25 @@ func (o *oracle) release(u *oracleUtensil) {
 	u.owner = o.unblock(&u.queue)
 }
 
+// acquirePermit is the semaphore's acquire up to its yield: it reports
+// whether the generator yields (blocked, to be resumed holding a permit).
+// Those waiting come first.
+func (o *oracle) acquirePermit(s *oracleSemaphore) (yields bool) {
+	if s.free == 0 || len(s.queue) > 0 {
+		o.block(&s.queue)
+		return true
+	}
+	s.free--
+	return false
+}
+
+// releasePermit hands the permit to the first waiter, or frees it.
+func (o *oracle) releasePermit(s *oracleSemaphore) {
+	if o.unblock(&s.queue) == nil {
+		s.free++
+	}
+}
+
 func (o *oracle) print(args ...any) {
 	o.out = append(o.out, strings.TrimSuffix(fmt.Sprintln(args...), "\n"))
 }
@@ -149,6 +189,18 @@ func (o *oracle) next(g *generator) bool {
 				g.j++
 				return true
 			}
+			g.pc = pcReachLeft
+			if g.butler != nil {
+				o.print(g.name, "waiting for the butler")
+				g.pc = pcAdmitted
+				if o.acquirePermit(g.butler) {
+					return true
+				}
+			}
+		case pcAdmitted:
+			o.print(g.name, "admitted by the butler")
+			g.pc = pcReachLeft
+		case pcReachLeft:
 			o.print(g.name, "waiting for fork", g.left.id)
 			g.pc = pcGotLeft
 			if o.acquire(g.left) {
@@ -174,6 +226,10 @@ func (o *oracle) next(g *generator) bool {
 			o.print(g.name, "releasing forks", g.left.id, "and", g.right.id)
 			o.release(g.left)
 			o.release(g.right)
+			if g.butler != nil {
+				o.print(g.name, "thanking the butler")
+				o.releasePermit(g.butler)
+			}
 			g.i++
 			g.pc = pcLifeLoop
 		default:
