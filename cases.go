@@ -14,11 +14,21 @@ import (
 
 // ReadableCase returns a task.Case that is ready once f has something to
 // read (or is at EOF, or in error): a Read then does not wait.
-func (f *File) ReadableCase() task.Case { return f.rt.fds.ReadableCase(f.fd, nil) }
+func (f *File) ReadableCase() task.Case { return f.rt.fds.ReadableCase(f.caseFd(), nil) }
 
 // WritableCase returns a task.Case that is ready once f can take some
 // output: a TryWrite then writes something.
-func (f *File) WritableCase() task.Case { return f.rt.fds.WritableCase(f.fd, nil) }
+func (f *File) WritableCase() task.Case { return f.rt.fds.WritableCase(f.caseFd(), nil) }
+
+// caseFd is the descriptor a case of f waits on: none (ready at once, for
+// the operation that follows to fail with ErrClosed) once f is closed, and
+// its number may be another file's.
+func (f *File) caseFd() int {
+	if f.closed {
+		return -1
+	}
+	return f.fd
+}
 
 // LineCase returns a task.Case that is ready once a whole line is
 // buffered, or the input has ended or failed: a ReadLine then returns
@@ -29,7 +39,7 @@ func (c *Conn) LineCase() task.Case {
 	if c.lineReady == nil {
 		c.lineReady = func(*task.Task) bool { return c.peek(true) }
 	}
-	return c.f.rt.fds.ReadableCase(c.f.fd, c.lineReady)
+	return c.f.rt.fds.ReadableCase(c.f.caseFd(), c.lineReady)
 }
 
 // ReadableCase returns a task.Case that is ready once c has input buffered
@@ -39,7 +49,7 @@ func (c *Conn) ReadableCase() task.Case {
 	if c.inputReady == nil {
 		c.inputReady = func(*task.Task) bool { return c.peek(false) }
 	}
-	return c.f.rt.fds.ReadableCase(c.f.fd, c.inputReady)
+	return c.f.rt.fds.ReadableCase(c.f.caseFd(), c.inputReady)
 }
 
 // peek reports whether a read of c (a whole line, if line) would return

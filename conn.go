@@ -2,11 +2,9 @@ package lwtask
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -95,7 +93,9 @@ func (c *Conn) Unflushed() int { return len(c.wbuf) }
 // MaxLine gives ErrLineTooLong and is left unread. The line is valid until
 // the next call that reads from c.
 func (c *Conn) ReadLine(t *Task) ([]byte, error) {
-	c.f.rt.enter(t, "ReadLine")
+	if err := c.f.rt.enter(t, "ReadLine"); err != nil {
+		return nil, c.f.wrap("read", err)
+	}
 	limit := c.maxLine()
 	for scanned := 0; ; {
 		buf := c.rbuf[c.r:c.w]
@@ -139,7 +139,9 @@ func (c *Conn) maxLine() int {
 
 // Read reads up to len(p) bytes, from the buffer first.
 func (c *Conn) Read(t *Task, p []byte) (int, error) {
-	c.f.rt.enter(t, "Read")
+	if err := c.f.rt.enter(t, "Read"); err != nil {
+		return 0, c.f.wrap("read", err)
+	}
 	if c.r == c.w {
 		if len(p) >= bufferSize {
 			return c.readDirect(t, p)
@@ -248,7 +250,9 @@ func (c *Conn) Write(t *Task, p []byte) (int, error) { return gather(c, t, "Writ
 func (c *Conn) WriteString(t *Task, s string) (int, error) { return gather(c, t, "WriteString", s) }
 
 func gather[S string | []byte](c *Conn, t *Task, op string, p S) (int, error) {
-	c.f.rt.enter(t, op)
+	if err := c.f.rt.enter(t, op); err != nil {
+		return 0, c.f.wrap("write", err)
+	}
 	if err := c.broken(); err != nil {
 		return 0, err
 	}
@@ -274,7 +278,9 @@ func gather[S string | []byte](c *Conn, t *Task, op string, p S) (int, error) {
 // task flushes, others may go on writing: a second Flush waits for the
 // first, which writes what they gathered meanwhile too.
 func (c *Conn) Flush(t *Task) error {
-	c.f.rt.enter(t, "Flush")
+	if err := c.f.rt.enter(t, "Flush"); err != nil {
+		return c.f.wrap("write", err)
+	}
 	return c.flush(t)
 }
 
@@ -323,11 +329,12 @@ func (c *Conn) flush(t *Task) error {
 		buf := c.wbuf
 		c.wbuf = nil
 		unwritten = buf
-		err := c.writeAll(t, &unwritten)
-		if errno := syscall.Errno(0); errors.As(err, &errno) {
+		err, broken := c.writeAll(t, &unwritten)
+		if broken {
 			// The connection is broken: drop the output, and make every
 			// later write say so. (A wait that ended instead, with a
-			// timeout, or the task ended, leaves it for a later Flush.)
+			// timeout, a cancellation, or the task ended, leaves it for a
+			// later Flush.)
 			unwritten, c.wbuf, c.werr = nil, nil, err
 		}
 		if len(unwritten) == 0 && cap(buf) == bufferSize {
@@ -341,25 +348,30 @@ func (c *Conn) flush(t *Task) error {
 }
 
 // writeAll writes *p, parking t while the descriptor is full. *p keeps
-// what is not written yet, also when t's wait unwinds.
-func (c *Conn) writeAll(t *Task, p *[]byte) error {
+// what is not written yet, also when t's wait unwinds. broken says that a
+// write failed, rather than a wait for room: the connection is broken.
+func (c *Conn) writeAll(t *Task, p *[]byte) (err error, broken bool) {
 	for len(*p) > 0 {
 		n, err := c.f.write(*p)
 		*p = (*p)[n:]
-		if err == unix.EAGAIN {
-			err = c.f.rt.fds.WaitWritable(t, c.f.fd, c.f.writeDeadline)
-		}
-		if err != nil {
-			return c.f.wrap("write", err)
+		switch {
+		case err == unix.EAGAIN:
+			if err := c.f.rt.fds.WaitWritable(t, c.f.fd, c.f.writeDeadline); err != nil {
+				return c.f.wrap("write", err), false
+			}
+		case err != nil:
+			return c.f.wrap("write", err), err != ErrClosed
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // CloseWrite flushes the gathered output and shuts down the writing side of
 // a socket, so that the peer reads EOF while the reading side stays open.
 func (c *Conn) CloseWrite(t *Task) error {
-	c.f.rt.enter(t, "CloseWrite")
+	if err := c.f.rt.enter(t, "CloseWrite"); err != nil {
+		return c.f.wrap("close write", err)
+	}
 	if err := c.flush(t); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ type File struct {
 	fd            int
 	name          string
 	network       string // a socket's network ("tcp", "unix"), for its errors; "" if not a socket
+	stream        bool   // a socket or a pipe: a short read means the kernel has no more
 	laddr, raddr  net.Addr
 	closed        bool
 	readDeadline  time.Time
@@ -36,6 +37,10 @@ func (r *Runtime) NewFile(fd int, name string) (*File, error) {
 	}
 	unix.CloseOnExec(fd)
 	f := &File{rt: r, fd: fd, name: name}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		f.stream = st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK
+	}
 	if _, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err == nil {
 		f.network = "tcp"
 		sa, _ := unix.Getsockname(fd)
@@ -108,7 +113,9 @@ func (f *File) SetWriteDeadline(d time.Time) { f.writeDeadline = d }
 // Read reads up to len(p) bytes, parking t until some are available. It
 // returns io.EOF at end of file.
 func (f *File) Read(t *Task, p []byte) (int, error) {
-	f.rt.enter(t, "Read")
+	if err := f.rt.enter(t, "Read"); err != nil {
+		return 0, f.wrap("read", err)
+	}
 	for {
 		n, err := f.read(p)
 		if err != unix.EAGAIN {
@@ -126,8 +133,8 @@ func (f *File) Read(t *Task, p []byte) (int, error) {
 // Yield and calls TryRead again at its next step. Past the read deadline it
 // fails with ErrTimeout.
 func (f *File) TryRead(t *Task, p []byte) (int, error) {
-	if !f.rt.tryEnter(t, "TryRead") {
-		return 0, ErrAgain
+	if err := f.rt.tryEnter(t, "TryRead"); err != nil {
+		return 0, f.wrapAgain("read", err)
 	}
 	n, err := f.read(p)
 	if err == unix.EAGAIN {
@@ -148,20 +155,38 @@ func (f *File) park(t *Task, op string, deadline time.Time, block func(*Task, in
 }
 
 // read is one read that does not park: it returns EAGAIN, bare, when
-// nothing is available yet.
+// nothing is available yet, or when the last read found f drained and the
+// poller has not reported it readable since (fdqueue's Drained), without
+// the read that would find nothing.
 func (f *File) read(p []byte) (int, error) {
 	if f.closed {
 		return 0, ErrClosed
 	}
+	fds := f.rt.fds
+	if len(p) > 0 && !fds.MayRead(f.fd) {
+		return 0, unix.EAGAIN
+	}
 	for {
-		n, err := unix.Read(f.fd, p)
+		var n int
+		var err error
+		if f.network != "" {
+			n, err = sysRead(f.fd, p)
+		} else {
+			n, err = unix.Read(f.fd, p)
+		}
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
 		case err == unix.EINTR:
 			continue
+		case err == unix.EAGAIN:
+			fds.Drained(f.fd)
+			return 0, err
 		case err != nil:
 			return 0, err
+		}
+		if n < len(p) && f.stream {
+			fds.Drained(f.fd) // a stream gives all it has: no more is there
 		}
 		return n, nil
 	}
@@ -171,7 +196,9 @@ func (f *File) read(p []byte) (int, error) {
 // It returns the number of bytes written, less than len(p) only with an
 // error.
 func (f *File) Write(t *Task, p []byte) (int, error) {
-	f.rt.enter(t, "Write")
+	if err := f.rt.enter(t, "Write"); err != nil {
+		return 0, f.wrap("write", err)
+	}
 	written := 0
 	for written < len(p) {
 		n, err := f.write(p[written:])
@@ -192,8 +219,8 @@ func (f *File) Write(t *Task, p []byte) (int, error) {
 // (also when t's turn is spent, having written nothing): the step returns
 // Yield and writes the rest at its next step.
 func (f *File) TryWrite(t *Task, p []byte) (int, error) {
-	if !f.rt.tryEnter(t, "TryWrite") {
-		return 0, ErrAgain
+	if err := f.rt.tryEnter(t, "TryWrite"); err != nil {
+		return 0, f.wrapAgain("write", err)
 	}
 	written := 0
 	for written < len(p) {
@@ -219,7 +246,7 @@ func (f *File) write(p []byte) (int, error) {
 		var n int
 		var err error
 		if f.network != "" {
-			n, err = unix.SendmsgN(f.fd, p, nil, nil, unix.MSG_NOSIGNAL)
+			n, err = sysSend(f.fd, p)
 		} else {
 			n, err = unix.Write(f.fd, p)
 		}
@@ -277,6 +304,14 @@ func (f *File) wrap(op string, err error) error {
 		return &net.OpError{Op: op, Net: f.network, Source: f.laddr, Addr: f.raddr, Err: err}
 	}
 	return &os.PathError{Op: op, Path: f.name, Err: err}
+}
+
+// wrapAgain is wrap, except for ErrAgain, which a raw step compares with ==.
+func (f *File) wrapAgain(op string, err error) error {
+	if err == ErrAgain {
+		return err
+	}
+	return f.wrap(op, err)
 }
 
 // String describes the File for messages: its name and descriptor.

@@ -100,7 +100,9 @@ func (l *Listener) Close() error {
 // Accept waits for a connection and returns it, non-blocking and
 // close-on-exec, with the peer's address.
 func (l *Listener) Accept(t *Task) (*Conn, error) {
-	l.f.rt.enter(t, "Accept")
+	if err := l.f.rt.enter(t, "Accept"); err != nil {
+		return nil, l.f.wrap("accept", err)
+	}
 	for {
 		c, err := l.accept()
 		switch {
@@ -123,8 +125,8 @@ func (l *Listener) Accept(t *Task) (*Conn, error) {
 // spent. The step returns Yield and calls TryAccept again at its next
 // step.
 func (l *Listener) TryAccept(t *Task) (*Conn, error) {
-	if !l.f.rt.tryEnter(t, "TryAccept") {
-		return nil, ErrAgain
+	if err := l.f.rt.tryEnter(t, "TryAccept"); err != nil {
+		return nil, l.f.wrapAgain("accept", err)
 	}
 	c, err := l.accept()
 	switch {
@@ -186,7 +188,7 @@ func (l *Listener) backOff(err error) {
 }
 
 func (l *Listener) newConn(fd int, sa unix.Sockaddr) *Conn {
-	f := &File{rt: l.f.rt, fd: fd, network: l.f.network, laddr: l.addr, raddr: sockaddrToAddr(sa)}
+	f := &File{rt: l.f.rt, fd: fd, network: l.f.network, stream: true, laddr: l.addr, raddr: sockaddrToAddr(sa)}
 	if _, ok := sa.(*unix.SockaddrUnix); ok || f.raddr == nil {
 		f.name = "connection on " + l.addr.String()
 	} else {
@@ -221,7 +223,9 @@ func sockaddrToAddr(sa unix.Sockaddr) net.Addr {
 // being made. Host names are resolved with the standard library, which may
 // block the scheduler: dial addresses where that matters.
 func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
-	r.enter(t, "Dial")
+	if err := r.enter(t, "Dial"); err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
+	}
 	if err := checkNetwork("dial", network); err != nil {
 		return nil, err
 	}
@@ -238,7 +242,7 @@ func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
 	if domain == unix.AF_UNIX {
 		kind = "unix"
 	}
-	f := &File{rt: r, fd: fd, name: "connection to " + address, network: kind, raddr: raddr}
+	f := &File{rt: r, fd: fd, name: "connection to " + address, network: kind, stream: true, raddr: raddr}
 	// The socket is closed on every way out but success: a failed connect,
 	// and also a task ended (killed, or its runtime stopping) while it
 	// waits for the connection, whose wait unwinds instead of returning.

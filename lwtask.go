@@ -216,17 +216,21 @@ func (r *Runtime) FdQueues() *fdqueue.FdQueues { return r.fds }
 func (r *Runtime) Close() error { return r.fds.Close() }
 
 // enter begins an operation of t on a descriptor of r: it panics unless t
-// is the running task of r, and counts the operation against t's turn,
-// yielding first once the turn is spent.
-func (r *Runtime) enter(t *Task, op string) {
-	c := r.own(t, op)
-	c.Checkpoint(op)
+// is the running task of r, counts the operation against t's turn,
+// yielding first once the turn is spent, and returns t's cancellation, if
+// it has been cancelled, which the operation returns instead of going on.
+func (r *Runtime) enter(t *Task, op string) error {
+	return r.own(t, op).Checkpoint(op)
 }
 
-// tryEnter is enter for a raw step: it reports false, instead of yielding,
-// when t's turn is spent.
-func (r *Runtime) tryEnter(t *Task, op string) bool {
-	return r.own(t, op).Spend(op)
+// tryEnter is enter for a raw step: it returns ErrAgain, instead of
+// yielding, when t's turn is spent.
+func (r *Runtime) tryEnter(t *Task, op string) error {
+	c := r.own(t, op)
+	if !c.Spend(op) {
+		return ErrAgain
+	}
+	return c.Cancellation()
 }
 
 func (r *Runtime) own(t *Task, op string) *core.Task {

@@ -105,7 +105,7 @@ func childPipe(childWrites bool) (child *os.File, parent int, err error) {
 
 func (r *Runtime) newPipeConn(fd int, name string) *Conn {
 	unix.SetNonblock(fd, true)
-	return &Conn{f: &File{rt: r, fd: fd, name: name}}
+	return &Conn{f: &File{rt: r, fd: fd, name: name, stream: true}}
 }
 
 // Wait parks t until the process has exited and returns its exit error, as
@@ -113,7 +113,9 @@ func (r *Runtime) newPipeConn(fd int, name string) *Conn {
 // tasks may wait; the exit is waited for once, on a goroutine that ends
 // with it.
 func (p *Process) Wait(t *Task) error {
-	p.rt.enter(t, "Wait")
+	if err := p.rt.enter(t, "Wait"); err != nil {
+		return err
+	}
 	if p.done {
 		return p.err
 	}

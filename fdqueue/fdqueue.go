@@ -70,6 +70,7 @@ const yieldInterval = time.Millisecond
 // fdQueue is one descriptor's pair of queues.
 type fdQueue struct {
 	readq, writeq task.Queue
+	drained       bool // a read found fd empty, and the poller has not said otherwise since: see Drained
 }
 
 // New returns the descriptor queues of one scheduler, waiting with the
@@ -162,6 +163,26 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 	return nil
 }
 
+// Drained notes that a read of fd found it empty: it failed with EAGAIN, or
+// got less than it asked for, which on a stream means the kernel had no
+// more. Until the poller next reports fd readable, MayRead says no, and a
+// reader waits for readiness instead of making a read that would find
+// nothing: the essay's own order, block_for_reading then recv, and one read
+// per request instead of two. Level-triggered pollers make waiting safe
+// even if data came in between: the next poll reports it at once.
+func (q *FdQueues) Drained(fd int) {
+	if fd >= 0 {
+		q.queues(fd).drained = true
+	}
+}
+
+// MayRead reports whether a read of fd may find data: true unless a read
+// found it drained (Drained) and the poller has not reported it readable
+// since.
+func (q *FdQueues) MayRead(fd int) bool {
+	return fd < 0 || fd >= len(q.fds) || q.fds[fd] == nil || !q.fds[fd].drained
+}
+
 // ReadableCase returns a select case (task.Case) on fd being readable.
 // With ready nil, it is ready once the poller reports fd readable; with a
 // ready function, that function says whether the case holds without
@@ -201,6 +222,18 @@ func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {
 	if fd < 0 {
 		return nil, unix.EBADF
 	}
+	fq := q.queues(fd)
+	if err := q.setWatch(fd, q.poller.Watched(fd)|dir); err != nil {
+		return nil, err
+	}
+	if dir == poller.Read {
+		return fq.read(), nil
+	}
+	return fq.write(), nil
+}
+
+// queues returns fd's queues, making them at first use; fd is not negative.
+func (q *FdQueues) queues(fd int) *fdQueue {
 	if fd >= len(q.fds) {
 		q.fds = append(q.fds, make([]*fdQueue, fd+1-len(q.fds))...)
 	}
@@ -212,13 +245,7 @@ func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {
 		fq.write().Tally(&q.parked)
 		q.fds[fd] = fq
 	}
-	if err := q.setWatch(fd, q.poller.Watched(fd)|dir); err != nil {
-		return nil, err
-	}
-	if dir == poller.Read {
-		return fq.read(), nil
-	}
-	return fq.write(), nil
+	return fq
 }
 
 func (fq *fdQueue) read() *core.Queue  { return (*core.Queue)(&fq.readq) }
@@ -308,8 +335,11 @@ func (q *FdQueues) dispatch(ev poller.Event) {
 		return
 	}
 	want := q.poller.Watched(ev.Fd)
-	if ev.Events&poller.Read != 0 && fq.readq.Unblock() == nil {
-		want &^= poller.Read
+	if ev.Events&poller.Read != 0 {
+		fq.drained = false
+		if fq.readq.Unblock() == nil {
+			want &^= poller.Read
+		}
 	}
 	if ev.Events&poller.Write != 0 && fq.writeq.Unblock() == nil {
 		want &^= poller.Write

@@ -34,6 +34,9 @@ func NewGroup(t *Task) *Group {
 	ct := t.core()
 	ct.CheckRunning("NewGroup")
 	g := &Group{owner: t, joined: Queue{Label: "group of " + t.String()}}
+	// Inside the owner's innermost scope, made now if it has none, so that
+	// cancelling the owner reaches the children.
+	ct.RootScope()
 	g.scope = core.NewScope(ct.Sched(), ct.Scope(), nil, 0)
 	t.Acquired(g)
 	return g
@@ -79,7 +82,7 @@ func (g *Group) Running() int { return g.running }
 // meanwhile, the children are killed too.
 func (g *Group) Wait(t *Task) error {
 	ct := g.checkOwner(t, "Group.Wait")
-	ct.Checkpoint("Group.Wait")
+	ct.Checkpoint("Group.Wait") // its cancellation is handled below: the children end first
 	for g.running > 0 {
 		if err := ct.Cancellation(); err != nil {
 			g.interrupted(err)
@@ -146,6 +149,9 @@ func (g *Group) interrupted(err error) {
 
 // result ends the group, every child having ended, and returns its error.
 func (g *Group) result(t *Task) error {
+	if err := t.core().Cancellation(); err != nil {
+		g.interrupted(err) // the owner was cancelled as the last child ended
+	}
 	t.Released(g)
 	g.close()
 	switch {
@@ -154,7 +160,10 @@ func (g *Group) result(t *Task) error {
 	case g.ownErr != nil:
 		return g.ownErr
 	}
-	return g.scope.Cancelled() // nil unless Cancel was called
+	if cause := g.scope.Cancelled(); cause != nil { // Cancel was called
+		return &core.CanceledError{Cause: cause, Scope: g.scope}
+	}
+	return nil
 }
 
 // fail records a child's failure: the first cancels the rest.
@@ -184,28 +193,28 @@ func (g *Group) childEnded(t *core.Task, p *core.Panic) {
 
 // Abandon kills the children left when the owner ends without having
 // waited for them: no child outlives its group. It implements Resource.
+//
+// The children are listed first, then killed: killing one can end others
+// (its deferred calls may), and a child whose code is on the stack (the one
+// that killed the owner, say) is only marked, to end when it next suspends,
+// since unwinding it now would unwind this call too.
 func (g *Group) Abandon(owner *Task) {
 	s := owner.core().Sched()
 	g.scope.Cancel(ErrKilled)
-	for g.running > 0 {
-		child := g.anyChild()
-		if child == nil {
-			break
-		}
-		s.Kill(child)
-	}
-	g.close()
-}
-
-// anyChild returns a child that has not ended, found through the scopes
-// inside the group's.
-func (g *Group) anyChild() *core.Task {
+	var children []*core.Task
 	for sc := g.scope.FirstChild(); sc != nil; sc = sc.Next() {
 		if t := sc.Owner(); t != nil && !t.Done() {
-			return t
+			children = append(children, t)
 		}
 	}
-	return nil
+	for _, t := range children {
+		if s.OnStack(t) {
+			s.Doom(t)
+		} else {
+			s.Kill(t)
+		}
+	}
+	g.close()
 }
 
 // close ends the group's scope; Go may not be called any more.

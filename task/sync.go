@@ -7,8 +7,9 @@ import (
 )
 
 // Event is a flag that tasks wait for: asyncio's and trio's Event. Wait
-// returns at once while it is set; Set wakes every task waiting. The zero
-// Event is unset and ready to use; NewEvent gives it a label.
+// returns at once while it is set; Set wakes every task waiting, and their
+// waits return even if the event is cleared again before they run. The
+// zero Event is unset and ready to use; NewEvent gives it a label.
 type Event struct {
 	set     bool
 	q       Queue
@@ -38,13 +39,14 @@ func (e *Event) Wait(t *Task) error { return e.WaitUntil(t, time.Time{}) }
 // The zero time means none.
 func (e *Event) WaitUntil(t *Task, deadline time.Time) error {
 	ct := t.core()
-	ct.Checkpoint("Event.Wait")
-	for !e.set {
-		if err := ct.Wait("Event.Wait", e.q.core(), ct.Deadline(deadline)); err != nil {
-			return err
-		}
+	if err := ct.Checkpoint("Event.Wait"); err != nil {
+		return err
 	}
-	return nil
+	if e.set {
+		return nil
+	}
+	// Only Set wakes e's queue: woken with no error means it was set.
+	return ct.Wait("Event.Wait", e.q.core(), ct.Deadline(deadline))
 }
 
 // WaitStep is Wait for a raw step: it returns nil if e is set, and
@@ -55,12 +57,22 @@ func (e *Event) WaitStep(t *Task) error {
 	if !ct.Spend("Event.WaitStep") {
 		return ErrAgain
 	}
+	if err := ct.Cancellation(); err != nil {
+		return err
+	}
+	if ct.TakeWaitTag() == e { // back from this step form's wait
+		if _, err := ct.Result(); err != nil && !e.set {
+			return err
+		}
+		return nil // set since the wait began, even if cleared again
+	}
 	if e.set {
 		return nil
 	}
 	if err := ct.Block("Event.WaitStep", e.q.core(), 0); err != nil {
 		return err
 	}
+	ct.SetWaitTag(e)
 	return ErrAgain
 }
 
@@ -69,7 +81,9 @@ func (e *Event) Case() Case {
 	if e.isSetFn == nil {
 		e.isSetFn = func(*Task) bool { return e.set }
 	}
-	return WaitCase(&e.q, e.isSetFn)
+	// Being woken from the queue means a Set happened: done, as for a
+	// hand-off, even if the event was cleared since.
+	return HandOffCase(&e.q, e.isSetFn)
 }
 
 // ErrNoPermit is returned by Semaphore.Release when the task holds no
@@ -111,7 +125,9 @@ func (s *Semaphore) Acquire(t *Task) error { return s.AcquireUntil(t, time.Time{
 // ErrTimeout and takes no permit. The zero time means none.
 func (s *Semaphore) AcquireUntil(t *Task, deadline time.Time) error {
 	ct := t.core()
-	ct.Checkpoint("Semaphore.Acquire")
+	if err := ct.Checkpoint("Semaphore.Acquire"); err != nil {
+		return err
+	}
 	if s.TryAcquire(t) {
 		return nil
 	}
@@ -140,6 +156,9 @@ func (s *Semaphore) AcquireStep(t *Task) error {
 	ct := t.core()
 	if !ct.Spend("Semaphore.AcquireStep") {
 		return ErrAgain
+	}
+	if err := ct.Cancellation(); err != nil {
+		return err
 	}
 	if s.TryAcquire(t) {
 		return nil
@@ -205,6 +224,9 @@ func (wg *WaitGroup) WaitStep(t *Task) error {
 	if !ct.Spend("WaitGroup.WaitStep") {
 		return ErrAgain
 	}
+	if err := ct.Cancellation(); err != nil {
+		return err
+	}
 	if wg.n == 0 {
 		return nil
 	}
@@ -217,7 +239,9 @@ func (wg *WaitGroup) WaitStep(t *Task) error {
 // Wait waits until the count is zero.
 func (wg *WaitGroup) Wait(t *Task) error {
 	ct := t.core()
-	ct.Checkpoint("WaitGroup.Wait")
+	if err := ct.Checkpoint("WaitGroup.Wait"); err != nil {
+		return err
+	}
 	for wg.n > 0 {
 		if wg.q.Label == "" {
 			wg.q.Label = "wait group"

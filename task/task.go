@@ -199,8 +199,10 @@ func (t *Task) Wake(err error) bool { return t.core().Wake(err) }
 // turn, and once the turn's Budget is spent it yields first. Operations
 // that could wait but did not call it, so that a task whose reads always
 // find data still lets the others run; lwtask's own operations do. It
-// panics if t is not the running task.
-func (t *Task) Checkpoint() { t.core().Checkpoint("Checkpoint") }
+// returns t's cancellation, if t has been cancelled (see Cancel), which
+// the operation should return instead of going on. It panics if t is not
+// the running task.
+func (t *Task) Checkpoint() error { return t.core().Checkpoint("Checkpoint") }
 
 // Spend is Checkpoint for a raw step: it counts one operation and reports
 // whether t's turn had room for it. When it reports false, the step does

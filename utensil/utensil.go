@@ -51,11 +51,14 @@ type Utensil struct {
 func New(name string) *Utensil {
 	u := &Utensil{queue: task.Queue{Label: name}}
 	u.takeNow = func(t *task.Task) bool {
-		if u.owner != nil {
-			return false
+		switch u.owner {
+		case nil:
+			u.take(t)
+			return true
+		case t: // it would wait for itself forever
+			panic(fmt.Errorf("%w: %s holds %s, and selects to acquire it", ErrAlreadyHeld, t, u.Name()))
 		}
-		u.take(t)
-		return true
+		return false
 	}
 	return u
 }
@@ -84,7 +87,9 @@ func (u *Utensil) Acquire(t *task.Task) error { return u.AcquireUntil(t, time.Ti
 // AcquireUntil is Acquire with a deadline, past which it fails with an error
 // wrapping task.ErrTimeout. The zero time means no deadline.
 func (u *Utensil) AcquireUntil(t *task.Task, deadline time.Time) error {
-	(*core.Task)(t).Checkpoint("Acquire")
+	if err := (*core.Task)(t).Checkpoint("Acquire"); err != nil {
+		return fmt.Errorf("utensil: %s stopped waiting for %s: %w", t, u.Name(), err)
+	}
 	switch u.owner {
 	case nil:
 		u.take(t)
@@ -112,6 +117,8 @@ func (u *Utensil) Request(t *task.Task) (granted bool, err error) {
 	switch {
 	case !(*core.Task)(t).Spend("Request"): // first: it checks that t is the running task
 		return false, nil
+	case (*core.Task)(t).Cancellation() != nil:
+		return false, (*core.Task)(t).Cancellation()
 	case u.owner == t:
 		return false, fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
 	case u.owner == nil:

@@ -10,12 +10,14 @@ import (
 // trio's cancel scope. Scopes form a tree. A task's own scopes (its root
 // scope, and those it enters in it) nest over the scope of the group it was
 // started in, which nests over the scope its parent was in when it made the
-// group. Cancelling a scope cancels everything inside it: every wait of a
-// task in it, or in a scope inside it, fails with a *CanceledError, at once
-// if the task is waiting and at its next wait otherwise.
+// group. Cancelling a scope cancels everything inside it: every operation
+// of a task in it, or in a scope inside it, fails with a *CanceledError: a
+// wait at once, and any other operation that goes through Checkpoint (a
+// read, a send...) when it is called, as at trio's checkpoints.
 //
-// Cancellation is delivered only at waits, trio's checkpoints: a task that
-// never waits again runs to its end. Kill is for that.
+// Cancellation is delivered only at operations: a task that computes
+// without one runs on to its next. Kill is for a task that never makes
+// one again.
 type Scope struct {
 	parent                 *Scope
 	firstChild, prev, next *Scope // the scopes directly inside this one
@@ -234,6 +236,7 @@ func (t *Task) Scope() *Scope {
 // the group t was started in, if any) at the first call.
 func (t *Task) RootScope() *Scope {
 	x := t.extra()
+	t.flags |= scoped
 	if x.root == nil {
 		x.root = NewScope(t.s, x.group, t, 0)
 		x.scope = x.root
@@ -263,6 +266,7 @@ func (t *Task) ExitScope(sc *Scope) {
 // StartIn puts t, not yet started, in group scope g: its root scope is made
 // inside g at once, so that cancelling g reaches t.
 func (t *Task) StartIn(g *Scope) {
+	t.flags |= scoped
 	x := t.extra()
 	x.group = g
 	x.root = NewScope(g.s, g, t, 0)

@@ -189,7 +189,7 @@ func (s *Sched) End(t *Task) *Panic {
 	if t.flags&done != 0 || (t.s != &unscheduled && t.s != s) {
 		return nil
 	}
-	if t == s.current || slices.Contains(s.stack, t) {
+	if s.OnStack(t) {
 		t.flags |= doomed
 		if t == s.current {
 			t.unwindIfDoomed()
@@ -213,6 +213,14 @@ func (s *Sched) End(t *Task) *Panic {
 	s.Finish(t)
 	return p
 }
+
+// OnStack reports whether t's code is on the stack: it is the running task,
+// or its code is suspended under the running task's (see End).
+func (s *Sched) OnStack(t *Task) bool { return t == s.current || slices.Contains(s.stack, t) }
+
+// Doom marks t, whose code is on the stack, to be ended at its next
+// suspension point, or when its step returns, without unwinding it now.
+func (s *Sched) Doom(t *Task) { t.flags |= doomed }
 
 // Finish removes t, whose step has returned Finish or which End has
 // unwound, from the scheduler: the essay's unschedule of a finished task.

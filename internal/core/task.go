@@ -42,6 +42,7 @@ var (
 const (
 	blocked  uint8 = 1 << iota // suspended in a wait: its waiters are in queues, or its timer runs, or both
 	shielded                   // in a wait that cancellation does not end (a group joining its children)
+	scoped                     // in a cancel scope: operations check for cancellation
 	ending                     // being ended: its waits fail with ErrKilled at once and Yield returns at once
 	doomed                     // killed while its code was on the stack: it ends at its next suspension point, or when its step returns
 	done                       // finished or ended
@@ -187,6 +188,8 @@ func (t *Task) WaitingFor() string {
 		}
 	}
 	switch {
+	case s == "" && t.timerIndex == 0:
+		return "nothing (an empty select)"
 	case s == "":
 		return "sleep"
 	case t.timerIndex != 0:

@@ -277,8 +277,11 @@ const Budget = 64
 
 // Checkpoint counts one operation of the generator-style task t against its
 // turn; once the turn is spent, it yields first. It panics if t is not the
-// running task, naming op.
-func (t *Task) Checkpoint(op string) {
+// running task, naming op. It returns t's cancellation, if a scope it is in
+// is cancelled: every operation delivers it, as trio's checkpoints do, not
+// only those that wait, so that a cancelled task whose operations never
+// have to wait still stops.
+func (t *Task) Checkpoint(op string) error {
 	if t.s.current != t {
 		t.notRunning(op)
 	}
@@ -286,12 +289,16 @@ func (t *Task) Checkpoint(op string) {
 		t.Yield()
 	}
 	t.s.budget--
+	if t.flags&scoped != 0 {
+		return t.cancelled()
+	}
+	return nil
 }
 
 // Spend is Checkpoint for a raw step: it counts one operation and reports
 // whether the turn had room for it. When it reports false the operation
 // must not be done: the step returns Yield and tries again at its next
-// turn.
+// turn. A raw step's operation asks Cancellation itself.
 func (t *Task) Spend(op string) bool {
 	if t.s.current != t {
 		t.notRunning(op)
