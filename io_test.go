@@ -30,18 +30,32 @@ import (
 // processes.
 
 // eachPoller runs test once per poller backend, each with a runtime of its
-// own, and checks that the test leaves no descriptor open.
+// own, and checks that the test leaves no descriptor open. The best
+// backend runs twice: level-triggered, and edge-triggered ("-edge") where
+// it has that mode.
 func eachPoller(t *testing.T, test func(t *testing.T, rt *lwtask.Runtime)) {
 	t.Helper()
-	for _, name := range poller.Names() {
+	names := poller.Names()
+	if p, err := poller.New(names[0]); err == nil {
+		if p.CanEdge() {
+			names = append(names, names[0]+"-edge")
+		}
+		p.Close()
+	}
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			checkFds(t)
-			rt, err := lwtask.New(lwtask.WithPoller(name))
+			backend, edge := strings.CutSuffix(name, "-edge")
+			opts := []lwtask.Option{lwtask.WithPoller(backend)}
+			if edge {
+				opts = append(opts, lwtask.WithEdgeTriggered())
+			}
+			rt, err := lwtask.New(opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rt.Poller() != name {
-				t.Fatalf("Poller() = %q, want %q", rt.Poller(), name)
+			if rt.Poller() != backend {
+				t.Fatalf("Poller() = %q, want %q", rt.Poller(), backend)
 			}
 			t.Cleanup(func() {
 				if err := rt.Close(); err != nil && !errors.Is(err, poller.ErrClosed) {

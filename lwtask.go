@@ -121,6 +121,7 @@ type Option func(*config)
 
 type config struct {
 	poller string
+	edge   bool
 }
 
 // WithPoller chooses the poller backend by name: "epoll" (Linux), "kqueue"
@@ -128,13 +129,24 @@ type config struct {
 // system has.
 func WithPoller(name string) Option { return func(c *config) { c.poller = name } }
 
+// WithEdgeTriggered makes the poller edge-triggered where it can be (epoll,
+// kqueue): a ready descriptor is reported once, not at every wait. File,
+// Conn and Listener wait only after they have found a descriptor drained,
+// which edge triggering needs; see fdqueue.EdgeTriggered for the rule that
+// tasks waiting on descriptors of their own must keep.
+func WithEdgeTriggered() Option { return func(c *config) { c.edge = true } }
+
 // New returns a Runtime with no tasks.
 func New(opts ...Option) (*Runtime, error) {
 	var c config
 	for _, o := range opts {
 		o(&c)
 	}
-	fds, err := fdqueue.New(c.poller)
+	var fdOpts []fdqueue.Option
+	if c.edge {
+		fdOpts = append(fdOpts, fdqueue.EdgeTriggered())
+	}
+	fds, err := fdqueue.New(c.poller, fdOpts...)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,7 @@ type FdQueues struct {
 	events []poller.Event
 	parked int       // tasks in all the queues, kept by the queues' tally
 	yield  time.Time // when Wait last let the Go scheduler run
+	edge   bool      // registrations are edge-triggered: see EdgeTriggered
 }
 
 // yieldInterval is how long the scheduler's goroutine may run between trips
@@ -70,19 +71,45 @@ const yieldInterval = time.Millisecond
 // fdQueue is one descriptor's pair of queues.
 type fdQueue struct {
 	readq, writeq task.Queue
-	drained       bool // a read found fd empty, and the poller has not said otherwise since: see Drained
+	drained       bool          // a read found fd empty, and the poller has not said otherwise since: see Drained
+	hup           bool          // fd has hung up: a read returns EOF or an error at once, drained or not
+	pending       poller.Events // edges reported while nobody waited, for the next wait (edge-triggered only)
 }
+
+// An Option configures FdQueues.
+type Option func(*FdQueues)
+
+// EdgeTriggered makes the poller report a descriptor once each time it
+// becomes ready, rather than at every wait while it is (epoll's EPOLLET,
+// kqueue's EV_CLEAR; the poll and select backends have no such mode and
+// stay level-triggered). A ready descriptor then costs no more wake-ups
+// while nobody waits, and the lazy registrations need never be dropped.
+//
+// The price is a rule: a task may wait for a descriptor only once it has
+// found it drained (a read got EAGAIN, or less than it asked for; a write
+// got EAGAIN), or it may wait for an edge that already passed. File, Conn
+// and Listener keep the rule; tasks that wait with WaitReadable and the
+// rest themselves must keep it too, and tell Drained. An edge that comes
+// while nobody waits is kept for the next wait, which then returns at once.
+func EdgeTriggered() Option { return func(q *FdQueues) { q.edge = q.poller.CanEdge() } }
 
 // New returns the descriptor queues of one scheduler, waiting with the
 // named poller backend ("" for the best this system has: see
 // poller.Names).
-func New(backend string) (*FdQueues, error) {
+func New(backend string, opts ...Option) (*FdQueues, error) {
 	p, err := poller.New(backend)
 	if err != nil {
 		return nil, err
 	}
-	return &FdQueues{poller: p, events: make([]poller.Event, 64)}, nil
+	q := &FdQueues{poller: p, events: make([]poller.Event, 64)}
+	for _, o := range opts {
+		o(q)
+	}
+	return q, nil
 }
+
+// Edge reports whether registrations are edge-triggered.
+func (q *FdQueues) Edge() bool { return q.edge }
 
 // Serve tells q the scheduler it is the event source of, so that a task of
 // any other is refused: q wakes its tasks on that scheduler's goroutine
@@ -154,6 +181,9 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 		}
 		return err
 	}
+	if q.takeEdge(fd, dir) {
+		return nil // it became ready while nobody waited: try again now
+	}
 	c.Enqueue(queue, nil)
 	if park {
 		_, err = c.Park(c.Deadline(deadline))
@@ -172,15 +202,31 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 // even if data came in between: the next poll reports it at once.
 func (q *FdQueues) Drained(fd int) {
 	if fd >= 0 {
-		q.queues(fd).drained = true
+		fq := q.queues(fd)
+		fq.drained = true
+		fq.pending &^= poller.Read // an edge before the drain is spent
 	}
+}
+
+// takeEdge reports, and forgets, an edge of fd in dir that came while
+// nobody waited (edge-triggered only).
+func (q *FdQueues) takeEdge(fd int, dir poller.Events) bool {
+	if !q.edge || fd < 0 || fd >= len(q.fds) || q.fds[fd] == nil || q.fds[fd].pending&dir == 0 {
+		return false
+	}
+	q.fds[fd].pending &^= dir
+	return true
 }
 
 // MayRead reports whether a read of fd may find data: true unless a read
 // found it drained (Drained) and the poller has not reported it readable
 // since.
 func (q *FdQueues) MayRead(fd int) bool {
-	return fd < 0 || fd >= len(q.fds) || q.fds[fd] == nil || !q.fds[fd].drained
+	if fd < 0 || fd >= len(q.fds) || q.fds[fd] == nil {
+		return true
+	}
+	fq := q.fds[fd]
+	return !fq.drained || fq.hup
 }
 
 // ReadableCase returns a select case (task.Case) on fd being readable.
@@ -202,8 +248,8 @@ func (q *FdQueues) WritableCase(fd int, ready func(*task.Task) bool) task.Case {
 func (q *FdQueues) fdCase(fd int, dir poller.Events, ready func(*task.Task) bool) task.Case {
 	queue, err := q.watch(fd, dir)
 	switch {
-	case err != nil:
-		return task.HandOffCase(&unwatchable, always)
+	case err != nil || q.takeEdge(fd, dir):
+		return task.HandOffCase(&unwatchable, always) // ready at once
 	case ready == nil:
 		// Woken from the queue means the poller said so: done.
 		return task.HandOffCase((*task.Queue)(queue), never)
@@ -223,7 +269,11 @@ func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {
 		return nil, unix.EBADF
 	}
 	fq := q.queues(fd)
-	if err := q.setWatch(fd, q.poller.Watched(fd)|dir); err != nil {
+	want := q.poller.Watched(fd) | dir
+	if q.edge {
+		want |= poller.Edge
+	}
+	if err := q.setWatch(fd, want); err != nil {
 		return nil, err
 	}
 	if dir == poller.Read {
@@ -334,7 +384,18 @@ func (q *FdQueues) dispatch(ev poller.Event) {
 		q.poller.Unregister(ev.Fd) // a stray registration: drop it
 		return
 	}
+	if ev.Events&poller.Hup != 0 {
+		// The end of input (or an error) is reported once when edge
+		// triggered, even when it came with the last of the data, which a
+		// short read then takes: the reader must not take that read for a
+		// drain and wait for an edge that has passed.
+		fq.hup = true
+	}
 	want := q.poller.Watched(ev.Fd)
+	if q.edge {
+		q.dispatchEdge(fq, ev.Events)
+		return
+	}
 	if ev.Events&poller.Read != 0 {
 		fq.drained = false
 		if fq.readq.Unblock() == nil {
@@ -345,4 +406,21 @@ func (q *FdQueues) dispatch(ev poller.Event) {
 		want &^= poller.Write
 	}
 	q.setWatch(ev.Fd, want) // on failure the next event retries
+}
+
+// dispatchEdge is dispatch for edge-triggered registrations. An edge is
+// reported once, so it wakes every task waiting in the direction, which try
+// again in turn (one finds what came; the rest find the descriptor drained
+// and wait again), and an edge nobody waits for is kept for the next wait.
+// Registrations stay: an edge costs nothing when nobody waits.
+func (q *FdQueues) dispatchEdge(fq *fdQueue, ev poller.Events) {
+	if ev&poller.Read != 0 {
+		fq.drained = false
+		if fq.readq.WakeAll(nil) == 0 {
+			fq.pending |= poller.Read
+		}
+	}
+	if ev&poller.Write != 0 && fq.writeq.WakeAll(nil) == 0 {
+		fq.pending |= poller.Write
+	}
 }

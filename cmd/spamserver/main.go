@@ -42,6 +42,7 @@ func run(args []string, stderr io.Writer) int {
 	addr := fs.String("addr", ":4200", "address to listen on, HOST:PORT")
 	backend := fs.String("poller", "", "poller backend: "+strings.Join(poller.Names(), ", ")+" (default: the first)")
 	quiet := fs.Bool("quiet", false, "do not log accepted connections")
+	edge := fs.Bool("edge", false, "edge-triggered polling, where the backend has it (epoll, kqueue)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -55,7 +56,11 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("spamserver: unexpected argument %q", fs.Arg(0))
 		return 2
 	}
-	rt, err := lwtask.New(lwtask.WithPoller(*backend))
+	opts := []lwtask.Option{lwtask.WithPoller(*backend)}
+	if *edge {
+		opts = append(opts, lwtask.WithEdgeTriggered())
+	}
+	rt, err := lwtask.New(opts...)
 	if err != nil {
 		logger.Print("spamserver: ", err)
 		return 2

@@ -119,9 +119,18 @@ func serverCommand(ctx context.Context, t *testing.T, args ...string) *exec.Cmd 
 	return cmd
 }
 
-// forEachPoller runs f in parallel subtests, one per poller backend.
+// forEachPoller runs f in parallel subtests, one per poller backend, and
+// one more for the best backend edge-triggered ("epoll-edge"), where it
+// can be.
 func forEachPoller(t *testing.T, f func(t *testing.T, backend string)) {
-	for _, name := range poller.Names() {
+	names := poller.Names()
+	if p, err := poller.New(names[0]); err == nil {
+		if p.CanEdge() {
+			names = append(names, names[0]+"-edge")
+		}
+		p.Close()
+	}
+	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f(t, name)
@@ -149,7 +158,9 @@ type testServer struct {
 func startServer(t *testing.T, c config) *testServer {
 	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0"}
-	if c.poller != "" {
+	if backend, edge := strings.CutSuffix(c.poller, "-edge"); edge {
+		args = append(args, "-poller", backend, "-edge")
+	} else if c.poller != "" {
 		args = append(args, "-poller", c.poller)
 	}
 	if c.quiet {

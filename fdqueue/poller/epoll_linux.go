@@ -47,10 +47,13 @@ func (b *epollBackend) remove(fd int, _ Events) error {
 func (b *epollBackend) ctlOp(op, fd int, ev Events) error {
 	var bits uint32
 	if ev&Read != 0 {
-		bits |= unix.EPOLLIN
+		bits |= unix.EPOLLIN | unix.EPOLLRDHUP
 	}
 	if ev&Write != 0 {
 		bits |= unix.EPOLLOUT
+	}
+	if ev&Edge != 0 {
+		bits |= unix.EPOLLET
 	}
 	b.ctl = unix.EpollEvent{Events: bits, Fd: int32(fd)}
 	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(b.epfd, op, fd, &b.ctl))
@@ -79,9 +82,12 @@ func (b *epollBackend) close() error { return os.NewSyscallError("close", unix.C
 // fromEpoll translates epoll's result bits.
 func fromEpoll(bits uint32) Events {
 	if bits&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
-		return Read | Write
+		return Read | Write | Hup
 	}
 	var ev Events
+	if bits&unix.EPOLLRDHUP != 0 {
+		ev |= Read | Hup
+	}
 	if bits&unix.EPOLLIN != 0 {
 		ev |= Read
 	}

@@ -56,8 +56,8 @@ func (b *kqueueBackend) remove(fd int, old Events) error { return b.update(fd, o
 // update adds and deletes filters to go from watching old to watching ev.
 func (b *kqueueBackend) update(fd int, old, ev Events) error {
 	changes := b.changes[:0]
-	changes = filterChange(changes, fd, unix.EVFILT_READ, old&Read != 0, ev&Read != 0)
-	changes = filterChange(changes, fd, unix.EVFILT_WRITE, old&Write != 0, ev&Write != 0)
+	changes = filterChange(changes, fd, unix.EVFILT_READ, old&Read != 0, ev&Read != 0, ev&Edge != 0)
+	changes = filterChange(changes, fd, unix.EVFILT_WRITE, old&Write != 0, ev&Write != 0, ev&Edge != 0)
 	if len(changes) == 0 {
 		return nil
 	}
@@ -70,12 +70,15 @@ func (b *kqueueBackend) update(fd int, old, ev Events) error {
 }
 
 // filterChange appends the change, if any, that takes one filter from had
-// to want.
-func filterChange(changes []unix.Kevent_t, fd, filter int, had, want bool) []unix.Kevent_t {
+// to want; EV_CLEAR makes it edge-triggered.
+func filterChange(changes []unix.Kevent_t, fd, filter int, had, want, edge bool) []unix.Kevent_t {
 	var flags int
 	switch {
 	case want && !had:
 		flags = unix.EV_ADD
+		if edge {
+			flags |= unix.EV_CLEAR
+		}
 	case had && !want:
 		flags = unix.EV_DELETE
 	default:
@@ -126,7 +129,7 @@ func (b *kqueueBackend) close() error { return os.NewSyscallError("close", unix.
 // end gone) and EV_ERROR become Read|Write so that both sides wake.
 func fromKevent(k *unix.Kevent_t) Events {
 	if k.Flags&(unix.EV_EOF|unix.EV_ERROR) != 0 {
-		return Read | Write
+		return Read | Write | Hup
 	}
 	switch int(k.Filter) {
 	case unix.EVFILT_READ:

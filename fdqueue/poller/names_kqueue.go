@@ -3,7 +3,7 @@
 package poller
 
 var backends = []backendInfo{
-	{"kqueue", openKqueue},
-	{"poll", openPoll},
-	{"select", openSelect},
+	{"kqueue", openKqueue, true},
+	{"poll", openPoll, false},
+	{"select", openSelect, false},
 }

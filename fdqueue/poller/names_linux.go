@@ -1,7 +1,7 @@
 package poller
 
 var backends = []backendInfo{
-	{"epoll", openEpoll},
-	{"poll", openPoll},
-	{"select", openSelect},
+	{"epoll", openEpoll, true},
+	{"poll", openPoll, false},
+	{"select", openSelect, false},
 }

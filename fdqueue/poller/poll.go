@@ -87,7 +87,7 @@ func pollEvents(ev Events) int16 {
 // instead of the loop spinning on it unseen.
 func fromPoll(revents int16) Events {
 	if revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-		return Read | Write
+		return Read | Write | Hup
 	}
 	var ev Events
 	if revents&unix.POLLIN != 0 {

@@ -29,10 +29,29 @@ type Events uint8
 const (
 	Read  Events = 1 << iota // readable, or EOF, or error
 	Write                    // writable, or error
+
+	// Edge, added to Read or Write, asks for edge triggering where the
+	// backend has it (CanEdge): a condition is reported once when it
+	// arises, not at every Wait while it holds. Then a reader must read
+	// until the descriptor is drained before it waits, or it may wait
+	// forever.
+	Edge
+
+	// Hup, in what Wait reports only, says that the descriptor has hung
+	// up or failed: the peer has closed its side (a read gets EOF at
+	// once), or an error is pending. It comes with Read, and with Write
+	// unless only the peer's writing side closed.
+	Hup
 )
 
 // String names the set, for messages and test failures.
 func (e Events) String() string {
+	if e&Edge != 0 && e != Edge {
+		return (e &^ Edge).String() + "|edge"
+	}
+	if e&Hup != 0 && e != Hup {
+		return (e &^ Hup).String() + "|hup"
+	}
 	switch e {
 	case 0:
 		return "none"
@@ -51,10 +70,11 @@ type Event struct {
 	Fd int
 	// Events holds the conditions that are ready. Error and hang-up
 	// conditions (POLLERR, POLLHUP, POLLNVAL, EPOLLERR, EPOLLHUP, EV_EOF,
-	// EV_ERROR) are always reported as Read|Write, whatever was asked for,
-	// so that both readers and writers wake and meet the error on their next
-	// call. select has no such conditions: it reports them as readiness of
-	// the watched directions.
+	// EV_ERROR) are always reported as Read|Write|Hup, whatever was asked
+	// for, so that both readers and writers wake and meet the error on
+	// their next call; a peer that closed only its writing side
+	// (EPOLLRDHUP) as Read|Hup. select has no such conditions: it reports
+	// them as readiness of the watched directions.
 	Events Events
 }
 
@@ -94,10 +114,15 @@ type Poller struct {
 	b        backend
 	w        *waker
 	interest []Events // what each descriptor is watched for, indexed by descriptor; 0 if not registered
-	events   []Event  // Wait's own buffer, one slot more than the caller's for the waker
+	events   []Event  // Wait's own buffer, as large as the caller's
 	stats    Stats
+	edge     bool // the backend has edge triggering
 	closed   bool
 }
+
+// CanEdge reports whether the backend has edge triggering (epoll, kqueue),
+// which Register and Modify then accept (the Edge flag).
+func (p *Poller) CanEdge() bool { return p.edge }
 
 // Stats counts what a Poller has asked of the kernel.
 type Stats struct {
@@ -125,7 +150,11 @@ func Names() []string {
 func New(name string) (*Poller, error) {
 	for _, b := range backends {
 		if b.name == name || name == "" {
-			return openBackend(b.name, b.open)
+			p, err := openBackend(b.name, b.open)
+			if err == nil {
+				p.edge = b.edge
+			}
+			return p, err
 		}
 	}
 	return nil, fmt.Errorf("no poller backend %q on %s; valid: %s",
@@ -222,7 +251,7 @@ func (p *Poller) check(fd int, ev Events) error {
 		return ErrClosed
 	case fd < 0 || fd > math.MaxInt32:
 		return unix.EBADF
-	case ev == 0 || ev&^(Read|Write) != 0:
+	case ev&(Read|Write) == 0 || ev&^(Read|Write|Edge) != 0 || ev&Edge != 0 && !p.edge:
 		return fmt.Errorf("events %v: %w", ev, unix.EINVAL)
 	}
 	return nil
@@ -248,13 +277,18 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 	if p.closed {
 		return 0, ErrClosed
 	}
-	// The backend reports the waker like any descriptor, so it gets one
-	// slot more than the caller: a wake-up never crowds out an event.
-	if cap(p.events) < len(events)+1 {
-		p.events = make([]Event, len(events)+1)
+	// The backend reports the waker like any descriptor, in a buffer no
+	// larger than the caller's: a descriptor the kernel could not report
+	// this time is reported by the next Wait. Asking for one more and
+	// dropping it would lose an edge-triggered event for good.
+	// (Given no room at all, it still waits, for a Wakeup or the timeout,
+	// and drops what it sees: pass room when edge-triggered.)
+	n := max(len(events), 1)
+	if cap(p.events) < n {
+		p.events = make([]Event, n)
 	}
-	buf := p.events[:len(events)+1]
-	n, err := retry(timeout, func(left time.Duration) (int, error) {
+	buf := p.events[:n]
+	got, err := retry(timeout, func(left time.Duration) (int, error) {
 		p.stats.Waits++
 		return p.b.wait(buf, left)
 	})
@@ -262,7 +296,7 @@ func (p *Poller) Wait(events []Event, timeout time.Duration) (int, error) {
 		return 0, err
 	}
 	out := 0
-	for _, ev := range buf[:n] {
+	for _, ev := range buf[:got] {
 		if ev.Fd == p.w.rfd {
 			p.w.drain()
 		} else if out < len(events) {
@@ -298,4 +332,5 @@ func (p *Poller) Close() error {
 type backendInfo struct {
 	name string
 	open opener
+	edge bool // the backend has edge triggering
 }
