@@ -34,13 +34,14 @@ var ErrAgain = errors.New("operation would suspend the task: return Yield and tr
 // The zero Chan is not usable; call NewChan. A Chan allocates nothing per
 // operation once its waiting records have been made.
 type Chan[T any] struct {
-	buf    []T // a ring of len(buf) slots; n of them, from head, hold values
-	head   int
-	n      int
-	closed bool
-	recvq  Queue
-	sendq  Queue
-	free   []*chanWaiter[T]
+	buf      []T // a ring of len(buf) slots; n of them, from head, hold values
+	head     int
+	n        int
+	closed   bool
+	recvq    Queue
+	sendq    Queue
+	free     []*chanWaiter[T]
+	returned []T // values handed to receivers that ended before they took them, first out
 }
 
 // chanWaiter is one task's place in a channel's queue, with the value it
@@ -51,6 +52,21 @@ type chanWaiter[T any] struct {
 	val    T
 	done   bool // the value was handed over
 	closed bool // the channel closed first
+	recv   bool // a receiver's record: done means a value was handed to it
+}
+
+// Unclaimed is called (core.Unclaimed) when the task that waited with cw
+// ended before it took what its wake-up brought: a value handed to a
+// receiver killed before it ran goes back to the channel, for the next
+// receiver, so that nothing sent is lost.
+func (cw *chanWaiter[T]) Unclaimed() {
+	c := cw.c
+	if cw.recv && cw.done {
+		if ok, _ := c.handTo(cw.val); !ok {
+			c.returned = append(c.returned, cw.val)
+		}
+	}
+	c.release(cw)
 }
 
 // NewChan returns a channel with room for capacity values (0 for an
@@ -67,7 +83,7 @@ func NewChan[T any](label string, capacity int) *Chan[T] {
 }
 
 // Len returns the number of values buffered.
-func (c *Chan[T]) Len() int { return c.n }
+func (c *Chan[T]) Len() int { return c.n + len(c.returned) }
 
 // Cap returns the capacity of the buffer.
 func (c *Chan[T]) Cap() int { return len(c.buf) }
@@ -94,6 +110,7 @@ func (c *Chan[T]) SendUntil(t *Task, v T, deadline time.Time) error {
 	cw.val = v
 	ct.Enqueue(c.sendq.core(), &cw.w)
 	_, err := ct.Park(ct.Deadline(deadline))
+	ct.LastFired() // taken here: not unclaimed if t ends later
 	return c.sent(cw, err)
 }
 
@@ -117,17 +134,23 @@ func (c *Chan[T]) TrySend(v T) (bool, error) {
 	case c.closed:
 		return false, ErrChanClosed
 	case c.recvq.Len() > 0:
-		w := c.recvq.core().Pop()
-		cw := w.Value.(*chanWaiter[T])
-		cw.val, cw.done = v, true
-		w.Fire(nil)
-		return true, nil
+		return c.handTo(v)
 	case c.n < len(c.buf):
-		c.buf[(c.head+c.n)%len(c.buf)] = v
+		c.buf[c.slot(c.n)] = v
 		c.n++
 		return true, nil
 	}
 	return false, nil
+}
+
+// slot returns the index in buf of the i-th value from head, i <= n. The
+// ring wraps by subtraction: a division (%) would be the dearest
+// instruction of a buffered send or receive.
+func (c *Chan[T]) slot(i int) int {
+	if i += c.head; i >= len(c.buf) {
+		i -= len(c.buf)
+	}
+	return i
 }
 
 // SendStep is Send for a raw step. It returns nil once v is sent, or
@@ -137,9 +160,14 @@ func (c *Chan[T]) TrySend(v T) (bool, error) {
 // waits must not come in between.
 func (c *Chan[T]) SendStep(t *Task, v T) error {
 	ct := t.core()
-	if cw := c.handed(ct); cw != nil {
-		_, err := ct.Result()
-		return c.sent(cw, err)
+	if cw, handed, err := c.stepBack(ct); cw != nil {
+		if handed {
+			return c.sent(cw, err)
+		}
+		c.release(cw) // woken otherwise: v was not sent
+		if err != nil {
+			return err
+		}
 	}
 	if !ct.Spend("SendStep") {
 		return ErrAgain
@@ -154,6 +182,7 @@ func (c *Chan[T]) SendStep(t *Task, v T) error {
 	cw.val = v
 	ct.Enqueue(c.sendq.core(), &cw.w)
 	ct.Suspend(0)
+	ct.SetWaitTag(cw)
 	return ErrAgain
 }
 
@@ -174,8 +203,10 @@ func (c *Chan[T]) RecvUntil(t *Task, deadline time.Time) (T, error) {
 		return zero, err
 	}
 	cw := c.waiter()
+	cw.recv = true
 	ct.Enqueue(c.recvq.core(), &cw.w)
 	_, err := ct.Park(ct.Deadline(deadline))
+	ct.LastFired() // taken here: not unclaimed if t ends later
 	return c.received(cw, err)
 }
 
@@ -197,23 +228,31 @@ func (c *Chan[T]) received(cw *chanWaiter[T], err error) (v T, _ error) {
 // It takes no task, so a function posted from another goroutine may call
 // it too.
 func (c *Chan[T]) TryRecv() (v T, ok bool, err error) {
+	if len(c.returned) > 0 {
+		v = c.returned[0]
+		c.returned = c.returned[1:]
+		return v, true, nil
+	}
 	if c.n > 0 {
 		v = c.buf[c.head]
 		var zero T
 		c.buf[c.head] = zero
-		c.head = (c.head + 1) % len(c.buf)
+		c.head = c.slot(1)
 		c.n--
-		// A waiting sender's value takes the freed slot, in order.
-		if w := c.sendq.core().Pop(); w != nil {
+		// A waiting sender's value takes the freed slot, in order. (Len
+		// first: it saves the call to Pop when, as mostly, none waits.)
+		if c.sendq.Len() > 0 {
+			w := c.sendq.core().Pop()
 			cw := w.Value.(*chanWaiter[T])
-			c.buf[(c.head+c.n)%len(c.buf)] = cw.val
+			c.buf[c.slot(c.n)] = cw.val
 			c.n++
 			cw.done = true
 			w.Fire(nil)
 		}
 		return v, true, nil
 	}
-	if w := c.sendq.core().Pop(); w != nil { // unbuffered: take it from the sender
+	if c.sendq.Len() > 0 { // unbuffered: take it from the sender
+		w := c.sendq.core().Pop()
 		cw := w.Value.(*chanWaiter[T])
 		v, cw.done = cw.val, true
 		w.Fire(nil)
@@ -232,11 +271,16 @@ func (c *Chan[T]) TryRecv() (v T, ok bool, err error) {
 // between.
 func (c *Chan[T]) RecvStep(t *Task) (T, error) {
 	ct := t.core()
-	if cw := c.handed(ct); cw != nil {
-		_, err := ct.Result()
-		return c.received(cw, err)
-	}
 	var zero T
+	if cw, handed, err := c.stepBack(ct); cw != nil {
+		if handed {
+			return c.received(cw, err)
+		}
+		c.release(cw)
+		if err != nil {
+			return zero, err
+		}
+	}
 	if !ct.Spend("RecvStep") {
 		return zero, ErrAgain
 	}
@@ -247,22 +291,24 @@ func (c *Chan[T]) RecvStep(t *Task) (T, error) {
 		return zero, err
 	}
 	cw := c.waiter()
+	cw.recv = true
 	ct.Enqueue(c.recvq.core(), &cw.w)
 	ct.Suspend(0)
+	ct.SetWaitTag(cw)
 	return zero, ErrAgain
 }
 
-// handed returns the record of a raw step's wait on c that has just ended,
-// if its last wait was one.
-func (c *Chan[T]) handed(t *core.Task) *chanWaiter[T] {
-	w := t.LastFired()
-	if w == nil {
-		return nil
+// stepBack returns the record a raw step's last call parked t with on c, if
+// that is what t's last wait was, with whether a value (or the close) was
+// handed to it by its wake-up, and the wait's error.
+func (c *Chan[T]) stepBack(t *core.Task) (cw *chanWaiter[T], handed bool, err error) {
+	cw, ok := t.TakeWaitTag().(*chanWaiter[T])
+	if !ok || cw.c != c {
+		return nil, false, nil
 	}
-	if cw, ok := w.Value.(*chanWaiter[T]); ok && cw.c == c {
-		return cw
-	}
-	return nil
+	handed = t.LastFired() == &cw.w
+	_, err = t.Result()
+	return cw, handed, err
 }
 
 // All returns an iterator over the values received by t until c is closed
@@ -320,6 +366,18 @@ func (c *Chan[T]) waiter() *chanWaiter[T] {
 // release puts back a record whose wait has ended.
 func (c *Chan[T]) release(cw *chanWaiter[T]) {
 	var zero T
-	cw.val, cw.done, cw.closed = zero, false, false
+	cw.val, cw.done, cw.closed, cw.recv = zero, false, false, false
 	c.free = append(c.free, cw)
+}
+
+// handTo hands v straight to the first waiting receiver, if there is one.
+func (c *Chan[T]) handTo(v T) (bool, error) {
+	w := c.recvq.core().Pop()
+	if w == nil {
+		return false, nil
+	}
+	cw := w.Value.(*chanWaiter[T])
+	cw.val, cw.done = v, true
+	w.Fire(nil)
+	return true, nil
 }

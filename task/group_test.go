@@ -506,8 +506,7 @@ func TestGroupChildIgnoresCancellation(t *testing.T) {
 func TestGroupWaitByNonOwnerPanics(t *testing.T) {
 	s := scheduler.New()
 	var g *task.Group
-	var owner *task.Task
-	owner = s.Go("owner", func(tk *task.Task) {
+	owner := s.Go("owner", func(tk *task.Task) {
 		g = task.NewGroup(tk)
 		g.Go("child", func(c *task.Task) error {
 			tasktest.MustPanic(t, "only the group's owner", func() { g.Wait(c) })

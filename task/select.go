@@ -51,35 +51,43 @@ type caseOp interface {
 func Select(t *Task, cases ...Case) (i int, err error) {
 	ct := t.core()
 	ct.Checkpoint("Select")
-	cases = scratch(ct, cases)
-	defer dropCases(cases, &i)
-	if i, err, ok := pollCases(t, cases); ok {
+	// A variable of its own: assigning the copy to cases would make the
+	// caller's slice escape too, and allocate at every call.
+	cs := scratch(ct, cases)
+	defer dropCases(cs, &i)
+	if i, err, ok := pollCases(t, cs, -1); ok {
 		return i, err
 	}
 	var deadline time.Time
 	timer := -1
-	for i := range cases {
-		if _, ok := cases[i].op.(timerCase); ok && (timer < 0 || cases[i].at.Before(deadline)) {
-			timer, deadline = i, cases[i].at
+	for i := range cs {
+		if _, ok := cs[i].op.(timerCase); ok && (timer < 0 || cs[i].at.Before(deadline)) {
+			timer, deadline = i, cs[i].at
 		}
 	}
 	for {
 		if err := ct.BeginPark("Select"); err != nil {
 			return -1, err
 		}
-		for i := range cases {
-			cases[i].op.arm(&cases[i], t, i)
+		for i := range cs {
+			cs[i].op.arm(&cs[i], t, i)
 		}
 		fired, err := ct.Park(ct.Deadline(deadline))
-		for i := range cases {
+		ct.LastFired() // the fired case is taken below: not unclaimed if t ends later
+		for i := range cs {
 			if i != fired {
-				cases[i].op.disarm(&cases[i])
+				cs[i].op.disarm(&cs[i])
 			}
 		}
 		switch {
 		case fired >= 0:
-			if done, err := cases[fired].op.fired(&cases[fired], t); done {
+			if done, err := cs[fired].op.fired(&cs[fired], t); done {
 				return fired, err
+			}
+			// A false alarm: another case may have become ready while the
+			// task was woken, its waiter withdrawn; look before waiting.
+			if i, err, ok := pollCases(t, cs, fired); ok {
+				return i, err
 			}
 		case timer >= 0 && !time.Now().Before(deadline) && (err == nil || err == ErrTimeout):
 			return timer, nil
@@ -121,21 +129,44 @@ func dropCases(cases []Case, done *int) {
 }
 
 // pollCases tries the cases in a random order and completes the first that
-// is ready.
-func pollCases(t *Task, cases []Case) (int, error, bool) {
+// is ready: in a uniformly random order, as Go's select does (a random
+// start alone would favour a ready case that follows unready ones), for up
+// to 16 cases; beyond, from a random start. It skips case skip, if not -1,
+// which was just found not ready.
+func pollCases(t *Task, cases []Case, skip int) (int, error, bool) {
 	n := len(cases)
-	if n == 0 {
+	if n > len(pollOrder{}) {
+		i := rand.IntN(n)
+		for range n {
+			if i != skip {
+				if ok, err := cases[i].op.poll(&cases[i], t); ok {
+					return i, err, true
+				}
+			}
+			if i++; i == n {
+				i = 0
+			}
+		}
 		return -1, nil, false
 	}
-	start := rand.IntN(n)
-	for k := range n {
-		i := (start + k) % n
+	var order pollOrder
+	for i := range n { // Fisher-Yates, inside out
+		j := int(uint64(rand.Uint32()) * uint64(i+1) >> 32) // in [0, i], with no division
+		order[i] = order[j]
+		order[j] = uint8(i)
+	}
+	for _, i := range order[:n] {
+		if int(i) == skip {
+			continue
+		}
 		if ok, err := cases[i].op.poll(&cases[i], t); ok {
-			return i, err, true
+			return int(i), err, true
 		}
 	}
 	return -1, nil, false
 }
+
+type pollOrder [16]uint8
 
 // SelectStep is Select for a raw step: it completes a ready case and
 // returns its index, or returns ErrAgain, the task parked until one is
@@ -144,19 +175,32 @@ func pollCases(t *Task, cases []Case) (int, error, bool) {
 // that woke it. Other waits must not come in between.
 func SelectStep(t *Task, cases ...Case) (i int, err error) {
 	ct := t.core()
-	cases = scratch(ct, cases)
+	back := ct.TakeWaitTag() == &selectStepTag
+	fired, werr := -1, error(nil)
+	timer, deadline := -1, time.Time{}
+	if back {
+		fired, werr = ct.Result()
+		timer, deadline = disarmLast(ct, fired)
+	}
+	cs := scratch(ct, cases) // see Select
 	i = -1
+	armed := false // kept for the next call, which completes them
 	defer func() {
-		if err != ErrAgain {
-			dropCases(cases, &i)
+		if !armed {
+			dropCases(cs, &i)
 		}
 	}()
-	if ct.TakeWaitTag() == &selectStepTag {
-		fired, err := ct.Result()
-		if fired < 0 || fired >= len(cases) {
+	if back {
+		err := werr
+		if fired < 0 || fired >= len(cs) {
+			// Woken by no case: its timer case, if that is due, or
+			// whatever ended the wait.
+			if timer >= 0 && !time.Now().Before(deadline) && (err == nil || err == ErrTimeout) {
+				return timer, nil
+			}
 			return -1, err
 		}
-		c := &cases[fired]
+		c := &cs[fired]
 		c.w = ct.LastFired()
 		if done, err := c.op.fired(c, t); done {
 			return fired, err
@@ -165,27 +209,56 @@ func SelectStep(t *Task, cases ...Case) (i int, err error) {
 	if !ct.Spend("SelectStep") {
 		return -1, ErrAgain
 	}
-	if i, err, ok := pollCases(t, cases); ok {
+	if i, err, ok := pollCases(t, cs, -1); ok {
 		return i, err
 	}
 	if err := ct.BeginWait("SelectStep"); err != nil {
 		return -1, err
 	}
 	ct.SetWaitTag(&selectStepTag)
-	var deadline time.Time
-	for i := range cases {
-		if _, ok := cases[i].op.(timerCase); ok && (deadline.IsZero() || cases[i].at.Before(deadline)) {
-			deadline = cases[i].at
+	var until time.Time
+	for i := range cs {
+		if _, ok := cs[i].op.(timerCase); ok && (until.IsZero() || cs[i].at.Before(until)) {
+			until = cs[i].at
 		}
-		cases[i].op.arm(&cases[i], t, i)
+		cs[i].op.arm(&cs[i], t, i)
 	}
-	ct.Suspend(ct.Deadline(deadline))
+	ct.Suspend(ct.Deadline(until))
+	armed = true
 	return -1, ErrAgain
 }
 
 // selectStepTag marks a raw step's wait as SelectStep's, for the next call
 // to find.
 var selectStepTag int
+
+// disarmLast releases what the cases of t's last SelectStep took, but for
+// the one that fired, now that its wait is over: they are still in t's
+// space, as that call armed them, until this call's cases replace them. A
+// Select disarms its cases after its wait; a SelectStep can only do so at
+// its next call. Without this, the records a channel's cases had waited
+// with would be lost, and made anew at the next wait.
+//
+// It returns the earliest timer case of those it armed, and its deadline:
+// the next call's own cases may compute theirs anew (After).
+func disarmLast(t *core.Task, fired int) (timer int, deadline time.Time) {
+	timer = -1
+	last, _ := (*t.Space()).(*[]Case)
+	if last == nil {
+		return timer, deadline
+	}
+	for i := range *last {
+		c := &(*last)[i]
+		if _, ok := c.op.(timerCase); ok && (timer < 0 || c.at.Before(deadline)) {
+			timer, deadline = i, c.at
+		}
+		if i != fired && c.op != nil {
+			c.op.disarm(c)
+			c.op.drop(c)
+		}
+	}
+	return timer, deadline
+}
 
 // After returns a Case that is ready once d has passed from now.
 func After(d time.Duration) Case { return Until(time.Now().Add(d)) }

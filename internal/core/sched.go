@@ -200,6 +200,13 @@ func (s *Sched) End(t *Task) *Panic {
 	t.withdraw()
 	t.flags &^= blocked
 	s.ready.remove(t)
+	if w := t.LastFired(); w != nil {
+		// Woken by a primitive's waiter and ended before it took what
+		// the wake-up brought: a channel's value goes back.
+		if u, ok := w.Value.(Unclaimed); ok {
+			u.Unclaimed()
+		}
+	}
 	var p *Panic
 	if t.stop != nil {
 		s.stack = append(s.stack, s.current)
@@ -221,6 +228,13 @@ func (s *Sched) OnStack(t *Task) bool { return t == s.current || slices.Contains
 // Doom marks t, whose code is on the stack, to be ended at its next
 // suspension point, or when its step returns, without unwinding it now.
 func (s *Sched) Doom(t *Task) { t.flags |= doomed }
+
+// Unclaimed is what a primitive's waiter record (Waiter.Value) implements
+// to hear that the task it woke ended before it took what the wake-up
+// brought it, such as a value handed to a receiver: it can hand it on.
+type Unclaimed interface {
+	Unclaimed()
+}
 
 // Finish removes t, whose step has returned Finish or which End has
 // unwound, from the scheduler: the essay's unschedule of a finished task.
