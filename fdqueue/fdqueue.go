@@ -53,7 +53,7 @@ type FdQueues struct {
 	poller *poller.Poller
 	fds    []*fdQueue // indexed by descriptor
 	events []poller.Event
-	parked int       // tasks in all the queues, kept by the queues' tally
+	parked *int      // tasks in all the queues, kept by the queues' tally: the scheduler's count (Serve), or own
 	yield  time.Time // when Wait last let the Go scheduler run
 	edge   bool      // registrations are edge-triggered: see EdgeTriggered
 }
@@ -101,7 +101,7 @@ func New(backend string, opts ...Option) (*FdQueues, error) {
 	if err != nil {
 		return nil, err
 	}
-	q := &FdQueues{poller: p, events: make([]poller.Event, 64)}
+	q := &FdQueues{poller: p, events: make([]poller.Event, 64), parked: new(int)}
 	for _, o := range opts {
 		o(q)
 	}
@@ -112,9 +112,14 @@ func New(backend string, opts ...Option) (*FdQueues, error) {
 func (q *FdQueues) Edge() bool { return q.edge }
 
 // Serve tells q the scheduler it is the event source of, so that a task of
-// any other is refused: q wakes its tasks on that scheduler's goroutine
-// only. scheduler.New calls it (s is internal to lwtask).
-func (q *FdQueues) Serve(s *core.Sched) { q.sched = s }
+// any other is refused (q wakes its tasks on that scheduler's goroutine
+// only), and so that q counts its parked tasks where that scheduler's run
+// loop looks between turns. scheduler.New calls it, before any task waits
+// (s is internal to lwtask).
+func (q *FdQueues) Serve(s *core.Sched) {
+	q.sched = s
+	q.parked = s.Parked()
+}
 
 // Backend returns the name of the poller backend in use.
 func (q *FdQueues) Backend() string { return q.poller.Name() }
@@ -124,7 +129,7 @@ func (q *FdQueues) Backend() string { return q.poller.Name() }
 func (q *FdQueues) Close() error { return q.poller.Close() }
 
 // Parked returns the number of tasks parked on descriptors.
-func (q *FdQueues) Parked() int { return q.parked }
+func (q *FdQueues) Parked() int { return *q.parked }
 
 // Wakeup makes a Wait in progress return; any goroutine may call it.
 func (q *FdQueues) Wakeup() { q.poller.Wakeup() }
@@ -291,8 +296,8 @@ func (q *FdQueues) queues(fd int) *fdQueue {
 	if fq == nil {
 		name := "fd " + strconv.Itoa(fd)
 		fq = &fdQueue{readq: task.Queue{Label: name + " read"}, writeq: task.Queue{Label: name + " write"}}
-		fq.read().Tally(&q.parked)
-		fq.write().Tally(&q.parked)
+		fq.read().Tally(q.parked)
+		fq.write().Tally(q.parked)
 		q.fds[fd] = fq
 	}
 	return fq

@@ -82,7 +82,7 @@ func (s *Scheduler) runOnce() {
 	if s.core.Timers() > 0 {
 		s.core.FireTimers()
 	}
-	if s.hasPosts.Load() {
+	if s.core.Posted().Load() {
 		s.runPosted()
 	}
 	// halt is checked before every step, not once a turn, so that no task
@@ -102,7 +102,7 @@ func (s *Scheduler) runOnce() {
 // any. Posting and Stop interrupt the wait.
 func (s *Scheduler) poll() {
 	timeout := time.Duration(0)
-	if s.core.ReadyLen() == 0 && !s.hasPosts.Load() {
+	if s.core.ReadyLen() == 0 && !s.core.Posted().Load() {
 		timeout = s.core.NextDeadline()
 	} else if s.events.Parked() == 0 {
 		return // nothing to poll, and no reason to wait
@@ -115,7 +115,7 @@ func (s *Scheduler) poll() {
 // hasWork reports whether a task is ready or anything could make one ready.
 func (s *Scheduler) hasWork() bool {
 	return s.core.ReadyLen() > 0 || s.events.Parked() > 0 || s.core.Timers() > 0 ||
-		s.holds > 0 || s.hasPosts.Load()
+		s.holds > 0 || s.core.Posted().Load()
 }
 
 // recovered handles a panic that escaped a step, a posted function or the
@@ -136,7 +136,7 @@ func (s *Scheduler) recovered(r any, stack []byte) {
 // result (a panic in deferred calls under the default policy, if nothing
 // else).
 func (s *Scheduler) shutdown(err error) error {
-	for s.hasPosts.Load() {
+	for s.core.Posted().Load() {
 		s.runPosted()
 	}
 	for t := s.core.Any(); t != nil; t = s.core.Any() {
@@ -182,7 +182,7 @@ func (s *Scheduler) Post(f func()) error {
 		return ErrStopped
 	}
 	s.posted = append(s.posted, f)
-	first := !s.hasPosts.Swap(true)
+	first := !s.core.Posted().Swap(true)
 	s.mu.Unlock()
 	if first {
 		s.events.Wakeup()
@@ -197,7 +197,7 @@ func (s *Scheduler) runPosted() {
 	s.mu.Lock()
 	batch := s.posted
 	s.posted, s.spare = s.spare[:0], nil
-	s.hasPosts.Store(false)
+	s.core.Posted().Store(false)
 	s.mu.Unlock()
 	for i, f := range batch {
 		batch[i] = nil

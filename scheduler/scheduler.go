@@ -49,7 +49,6 @@ type Scheduler struct {
 	posted []func()
 	spare  []func() // the list Run took last time, to post into next
 
-	hasPosts atomic.Bool
 	stopping atomic.Bool // Stop was called
 	halt     atomic.Bool // no task may run: Stop, or a failure that ends Run
 }
@@ -71,7 +70,9 @@ func New(opts ...Option) *Scheduler {
 		o(s)
 	}
 	if es, ok := s.events.(interface{ Serve(*core.Sched) }); ok {
-		es.Serve(&s.core) // e.g. fdqueue's, to refuse tasks of other schedulers
+		// fdqueue's: it refuses tasks of other schedulers, and tallies its
+		// parked tasks where the run loop reads them (core.Sched.Parked).
+		es.Serve(&s.core)
 	}
 	return s
 }

@@ -21,7 +21,21 @@ type Sched struct {
 	epoch   time.Time
 	base    context.Context // what scopes' contexts derive from; nil for context.Background
 	retire  func(*Task)     // the scheduler's end of a killed task: see Kill
+
+	// What RunSteps looks at between turns, besides timers: tasks parked
+	// on the event source (its queues tally into parked, see Parked), and
+	// work posted from other goroutines.
+	parked int
+	posted atomic.Bool
 }
+
+// Parked returns the count that the event source's queues keep of the tasks
+// parked in them (core.Queue.Tally), which the run loop reads between turns.
+func (s *Sched) Parked() *int { return &s.parked }
+
+// Posted returns the flag that says work has been posted from another
+// goroutine and not yet taken.
+func (s *Sched) Posted() *atomic.Bool { return &s.posted }
 
 // SetRetire sets what Kill does: the scheduler's end of a task, which also
 // abandons what it holds and reports its panics.
@@ -114,30 +128,39 @@ func (s *Sched) ExpireTimeslice(t *Task) {
 // every call level between the loop and the coroutine switch costs a
 // mispredicted return each time control comes back from the coroutine's
 // stack.
+//
+// When a turn is over and nothing else waits to be done between turns (no
+// timer, no task parked on the event source, no posted work), it goes on
+// with the next turn itself: a program of tasks that only talk to each
+// other then never leaves this loop.
 func (s *Sched) RunSteps(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
-	for ; n > 0; n-- {
-		t = s.ready.head
-		if t == nil || halt.Load() {
+	for {
+		for ; n > 0; n-- {
+			t = s.ready.head
+			if t == nil || halt.Load() {
+				return nil, Yield, 0
+			}
+			s.current, s.budget = t, Budget
+			if t.resume != nil {
+				status = Finish
+				if _, ok := t.resume(); ok {
+					status = Yield
+				}
+			} else {
+				status = t.step(t)
+			}
+			s.current = nil
+			if status != Yield || t.flags&doomed != 0 {
+				return t, status, n - 1
+			}
+			if s.ready.head == t {
+				s.ready.head = t.next
+			}
+		}
+		if n = s.ready.n; n == 0 || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
 			return nil, Yield, 0
 		}
-		s.current, s.budget = t, Budget
-		if t.resume != nil {
-			status = Finish
-			if _, ok := t.resume(); ok {
-				status = Yield
-			}
-		} else {
-			status = t.step(t)
-		}
-		s.current = nil
-		if status != Yield || t.flags&doomed != 0 {
-			return t, status, n - 1
-		}
-		if s.ready.head == t {
-			s.ready.head = t.next
-		}
 	}
-	return nil, Yield, 0
 }
 
 // FireTimers wakes every task whose deadline has passed, earliest first. A
@@ -153,7 +176,7 @@ func (s *Sched) FireTimers() {
 			continue // a scope's deadline passed, and its cancellation woke t
 		}
 		var err error
-		if len(t.w.cases) > 0 {
+		if t.w.queued() {
 			err = ErrTimeout
 		}
 		if cerr := t.cancelled(); cerr != nil && unshielded {

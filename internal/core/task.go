@@ -179,12 +179,10 @@ func (t *Task) WaitingFor() string {
 		return ""
 	}
 	var s string
-	if t.w != nil {
-		for i, w := range t.w.cases {
-			if i > 0 {
-				s += " or "
-			}
-			s += w.q.label()
+	if t.w != nil && t.w.first != nil {
+		s = t.w.first.q.label()
+		for _, w := range t.w.more {
+			s += " or " + w.q.label()
 		}
 	}
 	switch {

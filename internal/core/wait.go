@@ -20,13 +20,19 @@ package core
 
 // wait is a task's current wait: its waiters, and, once it is woken, why.
 type wait struct {
-	cases  []*Waiter // the task's waiters in this wait, in case order
-	spare  []*Waiter // the task's own waiters, free for the next wait
-	fired  int       // the case that woke the task; -1 for a timer or Wake
-	firedW *Waiter   // the waiter that woke it, if a primitive's own: see LastFired
-	err    error     // what the wait returns
-	tag    any       // what a raw step's wait was, for the step to find: see SetWaitTag
-	space  any       // a package's own scratch space, reused from wait to wait: see Space
+	// The waiters of this wait: a plain wait has first only; a select
+	// has more. Kept apart so that a plain wait, the common one, touches
+	// no slice.
+	first *Waiter
+	more  []*Waiter
+	own   []*Waiter // the task's own waiters, made once each and reused: own[i] is its i-th in a wait
+	nown  int       // own waiters in use in this wait
+
+	fired  int     // the case that woke the task; -1 for a timer or Wake
+	firedW *Waiter // the waiter that woke it, if a primitive's own: see LastFired
+	err    error   // what the wait returns
+	tag    any     // what a raw step's wait was, for the step to find: see SetWaitTag
+	space  any     // a package's own scratch space, reused from wait to wait: see Space
 }
 
 // Space returns a place where a package keeps scratch space of t's, such as
@@ -102,7 +108,11 @@ func (t *Task) BeginPark(op string) error {
 // Enqueue appends a waiter for t to q, as the next case of its wait, and
 // returns it. w is the caller's waiter, or nil for one of t's own.
 func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
-	return t.EnqueueAs(q, w, len(t.w.cases))
+	n := 0
+	if t.w.first != nil {
+		n = 1 + len(t.w.more)
+	}
+	return t.EnqueueAs(q, w, n)
 }
 
 // EnqueueAs is Enqueue for case i of a select, whose cases need not all
@@ -110,19 +120,28 @@ func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
 func (t *Task) EnqueueAs(q *Queue, w *Waiter, i int) *Waiter {
 	tw := t.w
 	if w == nil {
-		if n := len(tw.spare); n > 0 {
-			w = tw.spare[n-1]
-			tw.spare = tw.spare[:n-1]
+		if tw.nown < len(tw.own) {
+			w = tw.own[tw.nown]
 		} else {
 			w = &Waiter{own: true}
+			tw.own = append(tw.own, w)
 		}
+		tw.nown++
 	}
 	w.t = t
 	w.Case = i
-	tw.cases = append(tw.cases, w)
+	if tw.first == nil {
+		tw.first = w
+	} else {
+		tw.more = append(tw.more, w)
+	}
 	q.push(w)
 	return w
 }
+
+// queued reports whether the wait has waiters in queues (rather than being
+// a bare sleep).
+func (tw *wait) queued() bool { return tw.first != nil }
 
 // Suspend takes t out of the ready list until one of its waiters is fired,
 // it is woken, or the deadline (on its scheduler's clock; 0 for none)
@@ -237,26 +256,27 @@ func (t *Task) wake(fired int, err error) {
 }
 
 // withdraw takes t's waiters out of their queues and t out of the timer
-// heap. Its own waiters go back to its spares.
+// heap. Its own waiters are free for its next wait.
 func (t *Task) withdraw() {
 	if t.timerIndex != 0 {
 		t.s.timers.remove(t)
 	}
 	tw := t.w
-	if tw == nil {
+	if tw == nil || tw.first == nil {
 		return
 	}
-	for i, w := range tw.cases {
+	if w := tw.first; w.q != nil {
+		w.q.remove(w)
+	}
+	tw.first = nil
+	for i, w := range tw.more {
 		if w.q != nil {
 			w.q.remove(w)
 		}
-		if w.own {
-			w.t, w.Value = nil, nil
-			tw.spare = append(tw.spare, w)
-		}
-		tw.cases[i] = nil
+		tw.more[i] = nil
 	}
-	tw.cases = tw.cases[:0]
+	tw.more = tw.more[:0]
+	tw.nown = 0
 }
 
 // Budget is how many operations a task may complete without waiting in one
