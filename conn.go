@@ -59,6 +59,9 @@ func NewConn(f *File) *Conn { return &Conn{f: f} }
 // Fd returns the descriptor number.
 func (c *Conn) Fd() int { return c.f.fd }
 
+// Runtime returns the Runtime c belongs to, whose tasks may use it.
+func (c *Conn) Runtime() *Runtime { return c.f.rt }
+
 // Name returns the name of the connection, e.g. "connection from
 // 127.0.0.1:50412".
 func (c *Conn) Name() string { return c.f.name }

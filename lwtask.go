@@ -201,6 +201,9 @@ func (r *Runtime) Kill(t *Task) { r.s.Kill(t) }
 // Current returns the running task, or nil between steps.
 func (r *Runtime) Current() *Task { return r.s.Current() }
 
+// Owns reports whether t is a task of r.
+func (r *Runtime) Owns(t *Task) bool { return r.s.Owns(t) }
+
 // Len returns the number of live tasks.
 func (r *Runtime) Len() int { return r.s.Len() }
 

@@ -1,7 +1,13 @@
 // Command spamserver is the essay's spam server on lwtask: one task
 // listens, and one task per connection reads requests and serves spam.
 //
-//	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-quiet]
+//	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-edge]
+//	           [-style generator|step] [-loops N] [-quiet]
+//
+// The handler is written in generator style by default, as the essay's
+// is; -style step serves each connection with a raw step state machine
+// instead (no coroutine per connection). -loops N runs N event loops, each
+// on its own thread, sharing the connections.
 //
 // Try it with telnet localhost 4200 and type SPAM 3. It logs the address
 // it listens on, then every connection it accepts unless -quiet. Logging
@@ -17,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -43,6 +50,8 @@ func run(args []string, stderr io.Writer) int {
 	backend := fs.String("poller", "", "poller backend: "+strings.Join(poller.Names(), ", ")+" (default: the first)")
 	quiet := fs.Bool("quiet", false, "do not log accepted connections")
 	edge := fs.Bool("edge", false, "edge-triggered polling, where the backend has it (epoll, kqueue)")
+	style := fs.String("style", "generator", "how connections are served: generator (a task per connection, in the essay's style) or step (a raw step state machine per connection)")
+	loops := fs.Int("loops", 1, "event loops, each on its own thread")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -52,13 +61,26 @@ func run(args []string, stderr io.Writer) int {
 	out := newLogWriter(stderr)
 	defer out.Close()
 	logger := log.New(out, "", 0)
-	if fs.NArg() > 0 {
+	switch {
+	case fs.NArg() > 0:
 		logger.Printf("spamserver: unexpected argument %q", fs.Arg(0))
+		return 2
+	case *style != "generator" && *style != "step":
+		logger.Printf("spamserver: -style %q: want generator or step", *style)
+		return 2
+	case *loops < 1:
+		logger.Printf("spamserver: -loops %d: want at least 1", *loops)
 		return 2
 	}
 	opts := []lwtask.Option{lwtask.WithPoller(*backend)}
 	if *edge {
 		opts = append(opts, lwtask.WithEdgeTriggered())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	s := &server{log: logger, quiet: *quiet, step: *style == "step"}
+	if *loops > 1 {
+		return s.runLoops(ctx, *loops, *addr, opts)
 	}
 	rt, err := lwtask.New(opts...)
 	if err != nil {
@@ -72,16 +94,50 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer l.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// Even with -quiet: with -addr HOST:0 this is how the port chosen is
 	// found. Once it is out, SIGINT and SIGTERM stop the server cleanly.
 	logger.Print("Listening on ", l.Addr())
-	s := &server{rt: rt, log: logger, quiet: *quiet}
+	s.rt = rt
 	rt.SetPanicHandler(func(p *lwtask.PanicError) { logger.Print("spamserver: ", p) })
-	rt.Go("listener", func(t *lwtask.Task) { s.listen(t, l) })
+	if s.step {
+		l.OnTemporaryError = s.temporaryError
+		rt.ServeSteps(l, s.newStepHandler)
+	} else {
+		rt.Go("listener", func(t *lwtask.Task) { s.listen(t, l) })
+	}
 	if err := rt.RunContext(ctx); err != nil {
 		logger.Print("spamserver: ", err)
+		return 1
+	}
+	return 0
+}
+
+// runLoops serves with n event loops (-loops).
+func (s *server) runLoops(ctx context.Context, n int, addr string, opts []lwtask.Option) int {
+	loops, err := lwtask.NewLoops(n, opts...)
+	if err != nil {
+		s.log.Print("spamserver: ", err)
+		return 2
+	}
+	defer loops.Close()
+	loops.OnTemporaryError = s.temporaryError
+	loops.SetPanicHandler(func(p *lwtask.PanicError) { s.log.Print("spamserver: ", p) })
+	var bound net.Addr
+	if s.step {
+		bound, err = loops.ListenAndServeSteps("tcp", addr, s.newStepHandler)
+	} else {
+		bound, err = loops.ListenAndServe("tcp", addr, func(t *lwtask.Task, c *lwtask.Conn) {
+			s.accepted(c)
+			s.handle(t, c)
+		})
+	}
+	if err != nil {
+		s.log.Print("spamserver: ", err)
+		return 1
+	}
+	s.log.Print("Listening on ", bound)
+	if err := loops.RunContext(ctx); err != nil {
+		s.log.Print("spamserver: ", err)
 		return 1
 	}
 	return 0
@@ -91,23 +147,37 @@ type server struct {
 	rt    *lwtask.Runtime
 	log   *log.Logger
 	quiet bool
+	step  bool // -style step
+}
+
+// newStepHandler makes the handler of a connection, for -style step.
+func (s *server) newStepHandler(c *lwtask.Conn) lwtask.StepHandler {
+	s.accepted(c)
+	return &stepHandler{}
+}
+
+// accepted logs an accepted connection, unless -quiet.
+func (s *server) accepted(c *lwtask.Conn) {
+	if !s.quiet {
+		s.log.Print("Listener: Accepted connection from ", c.RemoteAddr())
+	}
+}
+
+func (s *server) temporaryError(err error, retryIn time.Duration) {
+	s.log.Printf("Listener: %v; retrying in %v", err, retryIn)
 }
 
 // listen is the essay's listener: accept connections and spawn a handler
 // task for each.
 func (s *server) listen(t *lwtask.Task, l *lwtask.Listener) {
-	l.OnTemporaryError = func(err error, retryIn time.Duration) {
-		s.log.Printf("Listener: %v; retrying in %v", err, retryIn)
-	}
+	l.OnTemporaryError = s.temporaryError
 	for {
 		c, err := l.Accept(t)
 		if err != nil {
 			s.log.Print("Listener: ", err)
 			return
 		}
-		if !s.quiet {
-			s.log.Print("Listener: Accepted connection from ", c.RemoteAddr())
-		}
+		s.accepted(c)
 		s.rt.Go(fmt.Sprint("handler ", c.RemoteAddr()), func(t *lwtask.Task) { s.handle(t, c) })
 	}
 }

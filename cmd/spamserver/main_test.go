@@ -120,10 +120,14 @@ func serverCommand(ctx context.Context, t *testing.T, args ...string) *exec.Cmd 
 }
 
 // forEachPoller runs f in parallel subtests, one per poller backend, and
-// one more for the best backend edge-triggered ("epoll-edge"), where it
-// can be.
+// for each also the server in the step style ("epoll+step") and with two
+// loops ("epoll+loops2"), and the best backend edge-triggered
+// ("epoll-edge"), where it can be: the same behaviour is asked of all.
 func forEachPoller(t *testing.T, f func(t *testing.T, backend string)) {
-	names := poller.Names()
+	var names []string
+	for _, name := range poller.Names() {
+		names = append(names, name, name+"+step", name+"+loops2")
+	}
 	if p, err := poller.New(names[0]); err == nil {
 		if p.CanEdge() {
 			names = append(names, names[0]+"-edge")
@@ -158,10 +162,18 @@ type testServer struct {
 func startServer(t *testing.T, c config) *testServer {
 	t.Helper()
 	args := []string{"-addr", "127.0.0.1:0"}
-	if backend, edge := strings.CutSuffix(c.poller, "-edge"); edge {
-		args = append(args, "-poller", backend, "-edge")
-	} else if c.poller != "" {
-		args = append(args, "-poller", c.poller)
+	backend := c.poller
+	if b, ok := strings.CutSuffix(backend, "+step"); ok {
+		backend, args = b, append(args, "-style", "step")
+	}
+	if b, ok := strings.CutSuffix(backend, "+loops2"); ok {
+		backend, args = b, append(args, "-loops", "2")
+	}
+	if b, ok := strings.CutSuffix(backend, "-edge"); ok {
+		backend, args = b, append(args, "-edge")
+	}
+	if backend != "" {
+		args = append(args, "-poller", backend)
 	}
 	if c.quiet {
 		args = append(args, "-quiet")
