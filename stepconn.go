@@ -118,13 +118,10 @@ func (sc *stepConn) writeOut(t *Task) error {
 	// What is left moves to the front, so that the buffer keeps its
 	// room: slicing past what was written would leave the next appends
 	// to grow a new one every time.
+	// The buffer itself stays while the handler is replying, however
+	// large it grew, and goes when the connection waits for input (see
+	// readIn): a long reply sent a part at a time reuses one buffer.
 	c.wbuf = c.wbuf[:copy(c.wbuf, c.wbuf[n:])]
-	if len(c.wbuf) == 0 && err == nil {
-		if cap(c.wbuf) == bufferSize {
-			c.f.rt.putBuffer(c.wbuf[:bufferSize])
-		}
-		c.wbuf = nil
-	}
 	return err
 }
 
@@ -147,6 +144,12 @@ func (sc *stepConn) readIn(t *Task) error {
 	if c.r == c.w && cap(c.rbuf) == bufferSize {
 		c.f.rt.putBuffer(c.rbuf)
 		c.rbuf, c.r, c.w = nil, 0, 0
+	}
+	if len(c.wbuf) == 0 && c.wbuf != nil { // idle: no buffer held
+		if cap(c.wbuf) == bufferSize {
+			c.f.rt.putBuffer(c.wbuf[:bufferSize])
+		}
+		c.wbuf = nil
 	}
 	if err := c.f.rt.fds.BlockForReading(t, c.f.fd, c.f.readDeadline); err != nil {
 		return err
