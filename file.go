@@ -37,6 +37,7 @@ func (r *Runtime) NewFile(fd int, name string) (*File, error) {
 	}
 	unix.CloseOnExec(fd)
 	f := &File{rt: r, fd: fd, name: name}
+	r.fds.Adopt(fd)
 	var st unix.Stat_t
 	if unix.Fstat(fd, &st) == nil {
 		f.stream = st.Mode&unix.S_IFMT == unix.S_IFIFO || st.Mode&unix.S_IFMT == unix.S_IFSOCK
@@ -297,10 +298,19 @@ func (b boundFile) Write(p []byte) (int, error) { return b.f.Write(b.t, p) }
 // any other's (an unnamed socket's too) *os.PathErrors naming the file.
 // io.EOF is returned bare, as io.Reader's contract wants, and nil stays nil.
 func (f *File) wrap(op string, err error) error {
-	switch {
-	case err == nil || err == io.EOF:
+	if err == nil || err == io.EOF {
 		return err
-	case f.laddr != nil || f.raddr != nil:
+	}
+	return f.wrapError(op, err)
+}
+
+// wrapError is wrap's work, kept out of line: inlined into every call site
+// of wrap, it made the frames of the read and write paths twice as big, and
+// those frames are what a connection's coroutine stack must hold.
+//
+//go:noinline
+func (f *File) wrapError(op string, err error) error {
+	if f.laddr != nil || f.raddr != nil {
 		return &net.OpError{Op: op, Net: f.network, Source: f.laddr, Addr: f.raddr, Err: err}
 	}
 	return &os.PathError{Op: op, Path: f.name, Err: err}

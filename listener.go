@@ -189,6 +189,7 @@ func (l *Listener) backOff(err error) {
 
 func (l *Listener) newConn(fd int, sa unix.Sockaddr) *Conn {
 	f := &File{rt: l.f.rt, fd: fd, network: l.f.network, stream: true, laddr: l.addr, raddr: sockaddrToAddr(sa)}
+	f.rt.fds.Adopt(fd)
 	if _, ok := sa.(*unix.SockaddrUnix); ok || f.raddr == nil {
 		f.name = "connection on " + l.addr.String()
 	} else {
@@ -243,6 +244,7 @@ func (r *Runtime) Dial(t *Task, network, address string) (*Conn, error) {
 		kind = "unix"
 	}
 	f := &File{rt: r, fd: fd, name: "connection to " + address, network: kind, stream: true, raddr: raddr}
+	r.fds.Adopt(fd)
 	// The socket is closed on every way out but success: a failed connect,
 	// and also a task ended (killed, or its runtime stopping) while it
 	// waits for the connection, whose wait unwinds instead of returning.

@@ -105,6 +105,7 @@ func childPipe(childWrites bool) (child *os.File, parent int, err error) {
 
 func (r *Runtime) newPipeConn(fd int, name string) *Conn {
 	unix.SetNonblock(fd, true)
+	r.fds.Adopt(fd)
 	return &Conn{f: &File{rt: r, fd: fd, name: name, stream: true}}
 }
 

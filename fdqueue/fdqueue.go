@@ -8,9 +8,11 @@
 // next timer, and between turns it polls it without waiting.
 //
 // The poller's registrations follow the queues lazily: a descriptor is
-// watched for a direction when a task parks on it, and stays watched while
-// its queue is empty until an event shows that nobody waits any more. A task
-// that reads, parks, reads again thus costs no registration calls at all.
+// watched for a direction once a task parks on it (the change is made just
+// before the poller next waits, on the event loop's stack), and stays
+// watched while its queue is empty until an event shows that nobody waits
+// any more. A task that reads, parks, reads again thus costs no
+// registration calls at all.
 //
 // Errors are returned bare (ErrClosed, task.ErrTimeout, ErrFdTooLarge, a
 // syscall.Errno), for the caller to wrap once with the operation and the
@@ -49,13 +51,14 @@ var ErrFdTooLarge = poller.ErrFdTooLarge
 // FdQueues holds the read and write queues of every descriptor that tasks
 // wait on.
 type FdQueues struct {
-	sched  *core.Sched // the scheduler whose event source q is: see Serve
-	poller *poller.Poller
-	fds    []*fdQueue // indexed by descriptor
-	events []poller.Event
-	parked *int      // tasks in all the queues, kept by the queues' tally: the scheduler's count (Serve), or own
-	yield  time.Time // when Wait last let the Go scheduler run
-	edge   bool      // registrations are edge-triggered: see EdgeTriggered
+	sched   *core.Sched // the scheduler whose event source q is: see Serve
+	poller  *poller.Poller
+	fds     []*fdQueue // indexed by descriptor
+	events  []poller.Event
+	changed []int     // descriptors whose registrations sync is to bring up to date
+	parked  *int      // tasks in all the queues, kept by the queues' tally: the scheduler's count (Serve), or own
+	yield   time.Time // when Wait last let the Go scheduler run
+	edge    bool      // registrations are edge-triggered: see EdgeTriggered
 }
 
 // yieldInterval is how long the scheduler's goroutine may run between trips
@@ -73,7 +76,9 @@ type fdQueue struct {
 	readq, writeq task.Queue
 	drained       bool          // a read found fd empty, and the poller has not said otherwise since: see Drained
 	hup           bool          // fd has hung up: a read returns EOF or an error at once, drained or not
+	changed       bool          // in FdQueues.changed: its registration is to be brought up to date (see sync)
 	pending       poller.Events // edges reported while nobody waited, for the next wait (edge-triggered only)
+	refused       error         // why the poller would not watch fd, if it would not
 }
 
 // An Option configures FdQueues.
@@ -138,7 +143,8 @@ func (q *FdQueues) Wakeup() { q.poller.Wakeup() }
 // at EOF, or in error) and returns nil, or why it was woken otherwise:
 // ErrClosed, task.ErrTimeout past the deadline (the zero time is none),
 // task.ErrKilled. A descriptor that the poller refuses (ErrFdTooLarge)
-// gives its error at once.
+// gives its error: the wait that found out, when the event loop next
+// polled, and every later one at once.
 func (q *FdQueues) WaitReadable(t *task.Task, fd int, deadline time.Time) error {
 	return q.wait(t, "WaitReadable", fd, poller.Read, deadline, true)
 }
@@ -167,15 +173,17 @@ func (q *FdQueues) BlockForWriting(t *task.Task, fd int, deadline time.Time) err
 // yield.
 func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, deadline time.Time, park bool) error {
 	c := (*core.Task)(t)
-	begin := c.BeginWait
+	var err error
 	if park {
-		begin = c.BeginPark
+		err = c.BeginPark(op)
+	} else {
+		err = c.BeginWait(op)
 	}
-	if err := begin(op); err != nil {
+	if err != nil {
 		return err
 	}
 	if q.sched != nil && q.sched != c.Sched() {
-		panic(&core.MisuseError{Op: op, Task: t.String(), Detail: "it belongs to another Runtime"})
+		foreignTask(op, t)
 	}
 	queue, err := q.watch(fd, dir)
 	if err != nil {
@@ -196,6 +204,15 @@ func (q *FdQueues) wait(t *task.Task, op string, fd int, dir poller.Events, dead
 	}
 	c.Suspend(c.Deadline(deadline))
 	return nil
+}
+
+// foreignTask panics for a wait of a task of another scheduler. It is out
+// of line to keep wait's frame, on the stack of every task parked on a
+// descriptor, small.
+//
+//go:noinline
+func foreignTask(op string, t *task.Task) {
+	panic(&core.MisuseError{Op: op, Task: t.String(), Detail: "it belongs to another Runtime"})
 }
 
 // Drained notes that a read of fd found it empty: it failed with EAGAIN, or
@@ -267,24 +284,81 @@ var unwatchable task.Queue // never waited in: its case is ready at once
 func always(*task.Task) bool { return true }
 func never(*task.Task) bool  { return false }
 
-// watch makes sure the poller watches fd for dir, and returns the queue to
-// park in: the essay's get_fd_queues, with its queues made on first use.
+// watch notes that a task is about to wait on fd for dir, and returns the
+// queue to park in: the essay's get_fd_queues. The poller itself is told
+// before its next wait (sync), on the event loop's stack: registering here,
+// deep in the waiting task's, took frames (a system call, a map insert)
+// that made every connection's coroutine outgrow its first 2 KB. A
+// descriptor the poller has refused gives that refusal at once.
 func (q *FdQueues) watch(fd int, dir poller.Events) (*core.Queue, error) {
 	if fd < 0 {
 		return nil, unix.EBADF
 	}
 	fq := q.queues(fd)
-	want := q.poller.Watched(fd) | dir
-	if q.edge {
-		want |= poller.Edge
+	if fq.refused != nil {
+		return nil, fq.refused
 	}
-	if err := q.setWatch(fd, want); err != nil {
-		return nil, err
+	need := dir
+	if q.edge {
+		need |= poller.Edge
+	}
+	if q.poller.Watched(fd)&need != need && !fq.changed {
+		fq.changed = true
+		q.changed = append(q.changed, fd)
 	}
 	if dir == poller.Read {
 		return fq.read(), nil
 	}
 	return fq.write(), nil
+}
+
+// sync brings the poller's registrations up to date before it waits: each
+// descriptor noted by watch is watched in every direction a task waits in,
+// besides what it was watched for already (registrations are dropped
+// lazily, by dispatch). A registration the poller refuses wakes the
+// descriptor's tasks, and is remembered: with nil for a regular file, which
+// epoll refuses and which is always ready, and with the error otherwise.
+//
+// It reports whether it woke any task.
+func (q *FdQueues) sync() (woke bool) {
+	for _, fd := range q.changed {
+		fq := q.lookup(fd)
+		if fq == nil || !fq.changed {
+			continue // forgotten since, maybe reused
+		}
+		fq.changed = false
+		want := q.poller.Watched(fd)
+		if fq.readq.Len() > 0 {
+			want |= poller.Read
+		}
+		if fq.writeq.Len() > 0 {
+			want |= poller.Write
+		}
+		if want != 0 && q.edge {
+			want |= poller.Edge
+		}
+		if err := q.setWatch(fd, want); err != nil {
+			fq.refused = err
+			if errors.Is(err, unix.EPERM) {
+				err = nil
+			}
+			if fq.readq.WakeAll(err)+fq.writeq.WakeAll(err) > 0 {
+				woke = true
+			}
+		}
+	}
+	q.changed = q.changed[:0]
+	return woke
+}
+
+// Adopt makes fd's queues now, ahead of its first wait, which then
+// allocates nothing. Waits run deep in a task's stack; making the queues
+// there (an allocation, and strings for their labels) is what made every
+// connection's coroutine outgrow its first 2 KB of stack.
+func (q *FdQueues) Adopt(fd int) {
+	if fd >= 0 {
+		q.queues(fd)
+	}
 }
 
 // queues returns fd's queues, making them at first use; fd is not negative.
@@ -365,6 +439,9 @@ func (q *FdQueues) Wait(timeout time.Duration) error {
 	if now := time.Now(); now.Sub(q.yield) >= yieldInterval {
 		q.yield = now
 		runtime.Gosched()
+	}
+	if q.sync() {
+		timeout = 0 // tasks were woken: poll, but do not keep them waiting
 	}
 	n, err := q.poller.Wait(q.events, timeout)
 	if err != nil {

@@ -3,6 +3,7 @@ package poller
 import (
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -56,7 +57,14 @@ func (b *epollBackend) ctlOp(op, fd int, ev Events) error {
 		bits |= unix.EPOLLET
 	}
 	b.ctl = unix.EpollEvent{Events: bits, Fd: int32(fd)}
-	return os.NewSyscallError("epoll_ctl", unix.EpollCtl(b.epfd, op, fd, &b.ctl))
+	// Raw: epoll_ctl never blocks, so it needs none of the Go scheduler's
+	// bookkeeping for system calls, whose frames would also make the stack
+	// of the task registering grow.
+	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(b.epfd), uintptr(op), uintptr(fd), uintptr(unsafe.Pointer(&b.ctl)), 0, 0)
+	if e != 0 {
+		return os.NewSyscallError("epoll_ctl", e)
+	}
+	return nil
 }
 
 // wait asks the kernel for exactly as many events as the caller can take:

@@ -183,9 +183,6 @@ func (p *Poller) Register(fd int, ev Events) error {
 	if err := p.check(fd, ev); err != nil {
 		return err
 	}
-	if fd == p.w.rfd || fd == p.w.wfd {
-		return fmt.Errorf("descriptor %d belongs to the poller: %w", fd, unix.EINVAL)
-	}
 	if p.Watched(fd) != 0 {
 		return ErrRegistered
 	}
@@ -242,15 +239,23 @@ func (p *Poller) Watched(fd int) Events {
 	return p.interest[fd]
 }
 
-// check refuses a closed poller, numbers no kernel hands out or too large
+// check refuses a closed poller, its own descriptors, numbers no kernel hands out or too large
 // for the 32-bit fields of pollfd and epoll_event, and empty event sets:
 // watching for nothing is Unregister.
+//
+// It is kept out of line: a task's first wait on a descriptor registers it
+// from the task's coroutine, whose stack is small, and the errors' frames
+// inlined into Register would make it grow.
+//
+//go:noinline
 func (p *Poller) check(fd int, ev Events) error {
 	switch {
 	case p.closed:
 		return ErrClosed
 	case fd < 0 || fd > math.MaxInt32:
 		return unix.EBADF
+	case fd == p.w.rfd || fd == p.w.wfd:
+		return fmt.Errorf("descriptor %d belongs to the poller: %w", fd, unix.EINVAL)
 	case ev&(Read|Write) == 0 || ev&^(Read|Write|Edge) != 0 || ev&Edge != 0 && !p.edge:
 		return fmt.Errorf("events %v: %w", ev, unix.EINVAL)
 	}

@@ -29,30 +29,34 @@ type killed struct{}
 func (t *Task) start(body func(*Task)) Status {
 	t.resume, t.stop = iter.Pull(func(yield func(struct{}) bool) {
 		t.yield = yield
-		t.run(body)
+		defer t.recoverBody()
+		body(t)
 	})
 	t.step = nil
+	if t.w == nil {
+		t.w = newWait()
+	}
 	if _, ok := t.resume(); ok {
 		return Yield
 	}
 	return Finish
 }
 
-// run calls body, recovering its panic with the stack where it happened,
-// which iter.Pull would lose by re-raising it on the scheduler's goroutine.
-func (t *Task) run(body func(*Task)) {
-	defer func() {
-		switch r := recover().(type) {
-		case nil, killed:
-		case yieldPanic:
-			if r.t != t {
-				t.extra().fault = &Panic{Value: Misuse(r, t), Stack: debug.Stack()}
-			}
-		default:
-			t.extra().fault = &Panic{Value: r, Stack: debug.Stack()}
+// recoverBody recovers a panic of t's body, with the stack where it
+// happened, which iter.Pull would lose by re-raising it on the scheduler's
+// goroutine. It is deferred by the coroutine's function itself, which
+// calls the body directly: every frame below the body is on each
+// connection's stack for as long as it lives.
+func (t *Task) recoverBody() {
+	switch r := recover().(type) {
+	case nil, killed:
+	case yieldPanic:
+		if r.t != t {
+			t.extra().fault = &Panic{Value: Misuse(r, t), Stack: debug.Stack()}
 		}
-	}()
-	body(t)
+	default:
+		t.extra().fault = &Panic{Value: r, Stack: debug.Stack()}
+	}
 }
 
 // TakeFault returns and forgets a panic of t's body.

@@ -25,7 +25,8 @@ type wait struct {
 	// no slice.
 	first *Waiter
 	more  []*Waiter
-	own   []*Waiter // the task's own waiters, made once each and reused: own[i] is its i-th in a wait
+	w0    Waiter    // the task's first own waiter, the only one a plain wait needs
+	own   []*Waiter // its further own waiters, made once each and reused: own[i] is its (i+2)-th in a wait
 	nown  int       // own waiters in use in this wait
 
 	fired  int     // the case that woke the task; -1 for a timer or Wake
@@ -40,7 +41,7 @@ type wait struct {
 // waiting allocates nothing.
 func (t *Task) Space() *any {
 	if t.w == nil {
-		t.w = &wait{fired: -1}
+		t.w = newWait()
 	}
 	return &t.w.space
 }
@@ -91,18 +92,34 @@ func (t *Task) beginWait(op string) error {
 		return ErrKilled
 	}
 	if t.w == nil {
-		t.w = &wait{fired: -1}
+		t.w = newWait()
 	}
 	return nil
+}
+
+// newWait makes a task's wait record. A generator-style task has one made
+// before its coroutine starts (start), so that its first wait allocates
+// nothing deep in the coroutine's small stack.
+func newWait() *wait {
+	return &wait{fired: -1, w0: Waiter{own: true}}
 }
 
 // BeginPark is BeginWait for a wait that will Park: it also panics, before
 // anything is queued, if t is a raw step task, which cannot park.
 func (t *Task) BeginPark(op string) error {
 	if t.resume == nil && t.s.current == t {
-		panic(&MisuseError{Op: op, Task: t.String(), Detail: "it is a raw step task: use the Block form and return Yield"})
+		t.cannotPark(op)
 	}
 	return t.BeginWait(op)
+}
+
+// cannotPark panics for BeginPark with a raw step task. It is out of line
+// so that BeginPark's frame, which every wait of a generator puts on its
+// coroutine's small stack, stays small.
+//
+//go:noinline
+func (t *Task) cannotPark(op string) {
+	panic(&MisuseError{Op: op, Task: t.String(), Detail: "it is a raw step task: use the Block form and return Yield"})
 }
 
 // Enqueue appends a waiter for t to q, as the next case of its wait, and
@@ -120,9 +137,12 @@ func (t *Task) Enqueue(q *Queue, w *Waiter) *Waiter {
 func (t *Task) EnqueueAs(q *Queue, w *Waiter, i int) *Waiter {
 	tw := t.w
 	if w == nil {
-		if tw.nown < len(tw.own) {
-			w = tw.own[tw.nown]
-		} else {
+		switch i := tw.nown - 1; {
+		case i < 0:
+			w = &tw.w0
+		case i < len(tw.own):
+			w = tw.own[i]
+		default:
 			w = &Waiter{own: true}
 			tw.own = append(tw.own, w)
 		}
