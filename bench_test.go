@@ -30,12 +30,14 @@ func BenchmarkSwitch(b *testing.B) {
 
 // BenchmarkBare measures, for reference, the mechanisms under the task
 // kinds without the scheduler: "funcs" calls a slice of closures round
-// robin, as the step benchmark's scheduler calls its steps; "pull" resumes
-// iter.Pull coroutines round robin, the generator benchmark's switch. Run
-// with BenchmarkSwitch (-bench 'Switch|Bare') it shows what the scheduler
-// adds.
+// robin; "queue" runs step closures from the smallest O(1) ready list, a
+// linked FIFO of one small object per step, which is the floor for the
+// step benchmark's scheduler; "pull" resumes iter.Pull coroutines round
+// robin, the generator benchmark's switch. Run with BenchmarkSwitch
+// (-bench 'Switch|Bare') it shows what the scheduler adds.
 func BenchmarkBare(b *testing.B) {
 	b.Run("funcs", sizes(bareFuncs))
+	b.Run("queue", sizes(bareQueue))
 	b.Run("pull", sizes(barePull))
 }
 
@@ -179,6 +181,45 @@ func bareFuncs(b *testing.B, n int) {
 				steps[i] = nil
 				live--
 			}
+		}
+	}
+	b.StopTimer()
+}
+
+// bareStep is an entry of bareQueue's ready list.
+type bareStep struct {
+	next *bareStep
+	step func() (done bool)
+}
+
+func bareQueue(b *testing.B, n int) {
+	var head, tail *bareStep
+	push := func(e *bareStep) {
+		e.next = nil
+		if tail == nil {
+			head = e
+		} else {
+			tail.next = e
+		}
+		tail = e
+	}
+	for i := range n {
+		if left := share(b.N, n, i); left > 0 {
+			push(&bareStep{step: func() bool {
+				left--
+				return left == 0
+			}})
+		}
+	}
+	b.ResetTimer()
+	for head != nil {
+		e := head
+		head = e.next
+		if head == nil {
+			tail = nil
+		}
+		if !e.step() {
+			push(e)
 		}
 	}
 	b.StopTimer()

@@ -146,7 +146,7 @@ func (f *File) TryRead(t *Task, p []byte) (int, error) {
 
 // park parks t on f for a raw step's operation, or says why it cannot.
 func (f *File) park(t *Task, op string, deadline time.Time, block func(*Task, int, time.Time) error) error {
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	if !deadline.IsZero() && !f.rt.Now().Before(deadline) {
 		return f.wrap(op, ErrTimeout)
 	}
 	if err := block(t, f.fd, deadline); err != nil {

@@ -35,6 +35,12 @@ import (
 // it has that mode.
 func eachPoller(t *testing.T, test func(t *testing.T, rt *lwtask.Runtime)) {
 	t.Helper()
+	eachPollerWith(t, nil, test)
+}
+
+// eachPollerWith is eachPoller with more options for every runtime.
+func eachPollerWith(t *testing.T, more []lwtask.Option, test func(t *testing.T, rt *lwtask.Runtime)) {
+	t.Helper()
 	names := poller.Names()
 	if p, err := poller.New(names[0]); err == nil {
 		if p.CanEdge() {
@@ -50,7 +56,7 @@ func eachPoller(t *testing.T, test func(t *testing.T, rt *lwtask.Runtime)) {
 			if edge {
 				opts = append(opts, lwtask.WithEdgeTriggered())
 			}
-			rt, err := lwtask.New(opts...)
+			rt, err := lwtask.New(append(opts, more...)...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -134,7 +134,7 @@ func (l *Listener) TryAccept(t *Task) (*Conn, error) {
 		return nil, l.f.park(t, "accept", l.f.readDeadline, l.f.rt.fds.BlockForReading)
 	case isResourceShortage(err):
 		l.backOff(err)
-		if err := t.BlockUntil(&l.resting, time.Now().Add(l.backoff)); err != nil {
+		if err := t.BlockUntil(&l.resting, t.Now().Add(l.backoff)); err != nil {
 			return nil, l.f.wrap("accept", err)
 		}
 		return nil, ErrAgain
@@ -169,7 +169,7 @@ func isResourceShortage(err error) bool {
 // second, as net/http does. Close ends the sleep with ErrClosed.
 func (l *Listener) waitForResources(t *Task, err error) error {
 	l.backOff(err)
-	err = t.WaitUntil(&l.resting, time.Now().Add(l.backoff))
+	err = t.WaitUntil(&l.resting, t.Now().Add(l.backoff))
 	if errors.Is(err, ErrTimeout) {
 		return nil
 	}

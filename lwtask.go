@@ -44,11 +44,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/lwtask/lwtask/fdqueue"
 	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/timeline"
 )
 
 // Names from the packages underneath, so that most programs import only
@@ -68,6 +70,8 @@ type (
 	PanicError = task.PanicError
 	// DeadlockError reports tasks blocked forever: scheduler.DeadlockError.
 	DeadlockError = scheduler.DeadlockError
+	// Metrics are a Runtime's counters: scheduler.Metrics.
+	Metrics = scheduler.Metrics
 )
 
 // What a raw step function returns.
@@ -120,8 +124,10 @@ type Runtime struct {
 type Option func(*config)
 
 type config struct {
-	poller string
-	edge   bool
+	poller   string
+	edge     bool
+	recorder timeline.Sink
+	virtual  bool
 }
 
 // WithPoller chooses the poller backend by name: "epoll" (Linux), "kqueue"
@@ -135,6 +141,22 @@ func WithPoller(name string) Option { return func(c *config) { c.poller = name }
 // which edge triggering needs; see fdqueue.EdgeTriggered for the rule that
 // tasks waiting on descriptors of their own must keep.
 func WithEdgeTriggered() Option { return func(c *config) { c.edge = true } }
+
+// WithRecorder makes the Runtime hand every event of its tasks and its
+// loop to k, such as a *timeline.Recorder, for a timeline of what the tasks
+// did: when each ran, what it waited for and who woke it, the poller's
+// waits. See package timeline. Without it nothing is recorded, at no cost
+// to the run loop.
+func WithRecorder(k timeline.Sink) Option { return func(c *config) { c.recorder = k } }
+
+// WithVirtualClock gives the Runtime a virtual clock, like trio's
+// MockClock or tokio's paused time: timers, deadlines and sleeps run on a
+// time that stands still while tasks run and jumps to the next deadline
+// whenever every task waits and no descriptor is ready, so that a test of
+// timeouts takes microseconds and always goes the same way. Take deadlines
+// from the Runtime's clock (Now, or t.Now() in a task), not time.Now. See
+// scheduler.WithVirtualClock for the fine print.
+func WithVirtualClock() Option { return func(c *config) { c.virtual = true } }
 
 // New returns a Runtime with no tasks.
 func New(opts ...Option) (*Runtime, error) {
@@ -150,7 +172,14 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{s: scheduler.New(scheduler.WithEventSource(fds)), fds: fds}, nil
+	sopts := []scheduler.Option{scheduler.WithEventSource(fds)}
+	if c.recorder != nil {
+		sopts = append(sopts, scheduler.WithRecorder(c.recorder))
+	}
+	if c.virtual {
+		sopts = append(sopts, scheduler.WithVirtualClock())
+	}
+	return &Runtime{s: scheduler.New(sopts...), fds: fds}, nil
 }
 
 // Go starts a generator-style task running body, at the tail of the ready
@@ -210,14 +239,48 @@ func (r *Runtime) Len() int { return r.s.Len() }
 // Tasks returns a snapshot of the live tasks, ordered by ID.
 func (r *Runtime) Tasks() []TaskInfo { return r.s.Tasks() }
 
-// DumpTasks writes the task table to w: ID, name, state and what each
-// blocked task waits for.
+// DumpTasks writes the task table to w: ID, name, state, what each
+// blocked task waits for and how long it has. Call it on the Runtime's
+// goroutine (a task, a posted function); from any other, call Dump.
 func (r *Runtime) DumpTasks(w io.Writer) error { return r.s.DumpTasks(w) }
+
+// Dump is DumpTasks for any goroutine but the Runtime's own: a signal
+// handler's, say. It has the Runtime write the table between two steps,
+// and waits for it, for up to a second: if the loop takes no turn in that
+// time (a task that never yields, or Run not running), it returns an error
+// saying so. Called from the Runtime's goroutine it would wait for itself;
+// call DumpTasks there.
+func (r *Runtime) Dump(w io.Writer) error { return r.s.Dump(w, time.Second) }
+
+// Metrics returns the Runtime's counters: steps, switches, wake-ups, polls
+// and the events they found, tasks alive, the longest ready list, time
+// idle and yields forced by the budget; see scheduler.Metrics. They are
+// as of one of the last turns, and any goroutine may ask.
+func (r *Runtime) Metrics() Metrics { return r.s.Metrics() }
+
+// MetricsVar returns the Runtime's metrics as an expvar.Var, to publish
+// (expvar.Publish("lwtask", rt.MetricsVar())) at /debug/vars: its String
+// is the current Metrics as JSON. (The library does not import expvar,
+// whose import alone registers an HTTP handler.)
+func (r *Runtime) MetricsVar() interface{ String() string } { return metricsVar{r} }
+
+type metricsVar struct{ r *Runtime }
+
+func (v metricsVar) String() string { return v.r.Metrics().String() }
+
+// Now returns the time on the Runtime's clock, which deadlines are on: the
+// wall clock, or the virtual one (WithVirtualClock). Any goroutine may
+// call it.
+func (r *Runtime) Now() time.Time { return r.s.Now() }
 
 // SetPanicHandler sets what a task's panic does. By default (nil) it ends
 // Run, which returns the *PanicError; with a handler, only the task ends,
 // and h is told. See scheduler.LogPanics.
 func (r *Runtime) SetPanicHandler(h func(*PanicError)) { r.s.SetPanicHandler(h) }
+
+// SetRecorder is WithRecorder for a Runtime already made, such as a loop
+// of a Loops; call it before Run.
+func (r *Runtime) SetRecorder(k timeline.Sink) { r.s.SetRecorder(k) }
 
 // Poller returns the name of the poller backend in use.
 func (r *Runtime) Poller() string { return r.fds.Backend() }

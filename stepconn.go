@@ -170,7 +170,7 @@ func (sc *stepConn) end(t *Task) Status {
 	sc.lingering = true
 	c.f.rt.putBuffer(c.rbuf)
 	c.rbuf, c.r, c.w = nil, 0, 0
-	c.f.SetReadDeadline(time.Now().Add(lingerTime))
+	c.f.SetReadDeadline(c.f.rt.Now().Add(lingerTime))
 	return sc.linger(t)
 }
 

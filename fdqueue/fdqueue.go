@@ -56,6 +56,7 @@ type FdQueues struct {
 	fds     []*fdQueue // indexed by descriptor
 	events  []poller.Event
 	changed []int     // descriptors whose registrations sync is to bring up to date
+	ready   int       // descriptors the last Wait found ready
 	parked  *int      // tasks in all the queues, kept by the queues' tally: the scheduler's count (Serve), or own
 	yield   time.Time // when Wait last let the Go scheduler run
 	edge    bool      // registrations are edge-triggered: see EdgeTriggered
@@ -135,6 +136,9 @@ func (q *FdQueues) Close() error { return q.poller.Close() }
 
 // Parked returns the number of tasks parked on descriptors.
 func (q *FdQueues) Parked() int { return *q.parked }
+
+// Ready returns how many descriptors the last Wait found ready.
+func (q *FdQueues) Ready() int { return q.ready }
 
 // Wakeup makes a Wait in progress return; any goroutine may call it.
 func (q *FdQueues) Wakeup() { q.poller.Wakeup() }
@@ -370,8 +374,10 @@ func (q *FdQueues) queues(fd int) *fdQueue {
 	if fq == nil {
 		name := "fd " + strconv.Itoa(fd)
 		fq = &fdQueue{readq: task.Queue{Label: name + " read"}, writeq: task.Queue{Label: name + " write"}}
-		fq.read().Tally(q.parked)
-		fq.write().Tally(q.parked)
+		for _, cq := range [...]*core.Queue{fq.read(), fq.write()} {
+			cq.Tally(q.parked)
+			cq.SetKind(core.IOQueue)
+		}
 		q.fds[fd] = fq
 	}
 	return fq
@@ -444,6 +450,7 @@ func (q *FdQueues) Wait(timeout time.Duration) error {
 		timeout = 0 // tasks were woken: poll, but do not keep them waiting
 	}
 	n, err := q.poller.Wait(q.events, timeout)
+	q.ready = n
 	if err != nil {
 		return err
 	}

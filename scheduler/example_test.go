@@ -215,7 +215,7 @@ func ExampleScheduler_DumpTasks() {
 	})
 	s.Run()
 	// Output:
-	// ID  NAME      STATE    WAITING FOR
-	// 1   Arthur    blocked  doorbell
+	// ID  NAME      STATE    WAITING FOR  WAITED
+	// 1   Arthur    blocked  doorbell     0s
 	// 2   Lancelot  running
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/timeline"
 )
 
 // An EventSource is where tasks wait for the world outside the scheduler,
@@ -79,11 +80,17 @@ func (s *Scheduler) loop() (recovered bool) {
 // between any two steps of one task.
 func (s *Scheduler) runOnce() {
 	s.poll()
+	s.core.Tick() // the turn's time, after a wait or a jump of a virtual clock
 	if s.core.Timers() > 0 {
+		s.core.SetSource("timer")
 		s.core.FireTimers()
 	}
 	if s.core.Posted().Load() {
 		s.runPosted()
+	}
+	s.core.SetSource("loop")
+	if s.turns++; s.turns%publishEvery == 0 {
+		s.publish()
 	}
 	// halt is checked before every step, not once a turn, so that no task
 	// runs after Stop, or after a panic that ends Run.
@@ -100,14 +107,58 @@ func (s *Scheduler) runOnce() {
 // poll asks the event source for events: without waiting while tasks are
 // ready or functions are posted, and otherwise until the earliest timer, if
 // any. Posting and Stop interrupt the wait.
+//
+// With a virtual clock there is no waiting for a timer: when every task
+// waits, the loop polls, and if nothing came it moves the clock on to the
+// earliest deadline (trio's MockClock with autojump, tokio's paused time).
+// While work from outside is held, it waits for it first, in real time, up
+// to that deadline.
 func (s *Scheduler) poll() {
 	timeout := time.Duration(0)
 	if s.core.ReadyLen() == 0 && !s.core.Posted().Load() {
 		timeout = s.core.NextDeadline()
+		if timeout > 0 && s.core.Virtual() {
+			if s.holds == 0 {
+				timeout = 0
+			}
+			s.wait(timeout)
+			if s.core.ReadyLen() == 0 && !s.core.Posted().Load() {
+				s.core.Advance()
+			}
+			return
+		}
 	} else if s.events.Parked() == 0 {
 		return // nothing to poll, and no reason to wait
 	}
-	if err := s.events.Wait(timeout); err != nil {
+	s.wait(timeout)
+}
+
+// wait waits in the event source, counting the wait, the descriptors it
+// reported and, when it may block, the time idle.
+func (s *Scheduler) wait(timeout time.Duration) {
+	var start time.Time
+	if timeout != 0 || s.core.Recording() {
+		if timeout != 0 {
+			s.publish() // idle: let Metrics see the latest counts
+		}
+		start = time.Now()
+	}
+	s.core.SetSource("poller")
+	err := s.events.Wait(timeout)
+	s.polls++
+	ready := 0
+	if s.ready != nil {
+		ready = s.ready.Ready()
+		s.pollEvents += uint64(ready)
+	}
+	if !start.IsZero() {
+		waited := time.Since(start)
+		if timeout != 0 {
+			s.idle += waited
+		}
+		s.core.Record(timeline.Event{Kind: timeline.Poll, Arg: int64(waited), N: int64(ready)})
+	}
+	if err != nil {
 		s.setFailure(err)
 	}
 }
@@ -145,6 +196,7 @@ func (s *Scheduler) shutdown(err error) error {
 	if err == nil {
 		err = s.failure
 	}
+	s.publish()
 	s.failure, s.running = nil, false
 	s.halt.Store(s.stopping.Load())
 	return err
@@ -199,6 +251,9 @@ func (s *Scheduler) runPosted() {
 	s.posted, s.spare = s.spare[:0], nil
 	s.core.Posted().Store(false)
 	s.mu.Unlock()
+	s.core.SetSource("posted")
+	s.core.Record(timeline.Event{Kind: timeline.Post, N: int64(len(batch))})
+	s.posts += uint64(len(batch))
 	for i, f := range batch {
 		batch[i] = nil
 		s.runPostedOne(f)

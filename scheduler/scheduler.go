@@ -14,6 +14,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
+	"time"
 
 	"github.com/lwtask/lwtask/internal/core"
 	"github.com/lwtask/lwtask/task"
@@ -51,6 +53,15 @@ type Scheduler struct {
 
 	stopping atomic.Bool // Stop was called
 	halt     atomic.Bool // no task may run: Stop, or a failure that ends Run
+
+	// Counters of the loop's own, besides the core's (see Metrics).
+	ready      readyCounter // the event source's count of ready descriptors, if it keeps one
+	turns      uint64
+	polls      uint64
+	pollEvents uint64
+	posts      uint64
+	idle       time.Duration
+	published  published
 }
 
 // An Option configures a Scheduler.
@@ -74,6 +85,7 @@ func New(opts ...Option) *Scheduler {
 		// parked tasks where the run loop reads them (core.Sched.Parked).
 		es.Serve(&s.core)
 	}
+	s.ready, _ = s.events.(readyCounter)
 	return s
 }
 
@@ -149,6 +161,7 @@ func (s *Scheduler) retire(t *core.Task, status core.Status) {
 	if !t.Done() {
 		return // killed while its code is on the stack: it ends later
 	}
+	s.recordEnd(t, status, p)
 	for r := t.TakeHeld(); r != nil; r = t.TakeHeld() {
 		r.(task.Resource).Abandon((*task.Task)(t))
 	}
@@ -197,14 +210,48 @@ func (s *Scheduler) Tasks() []task.Info {
 	return infos
 }
 
-// DumpTasks writes the task table to w, one task a line: ID, name, state and
-// what a blocked task waits for. It is meant for debugging a live program,
-// e.g. from a posted function.
+// DumpTasks writes the task table to w, one task a line: ID, name, state,
+// what a blocked task waits for and how long it has (to the loop's turn).
+// Call it on the scheduler's goroutine; Dump is for any other.
 func (s *Scheduler) DumpTasks(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tWAITING FOR")
+	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tWAITING FOR\tWAITED")
 	for _, info := range s.Tasks() {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", info.ID, info.Name, info.State, info.WaitingFor)
+		waited := ""
+		if info.State == task.Blocked {
+			waited = info.Waited.Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", info.ID, info.Name, info.State, info.WaitingFor, waited)
 	}
 	return tw.Flush()
+}
+
+// ErrBusy is Dump's error when the scheduler took no turn in time: a task
+// that never yields holds the loop, or Run is not running.
+var ErrBusy = errors.New("scheduler: no turn taken in time")
+
+// Dump writes the task table to w as DumpTasks does, from any goroutine
+// but the scheduler's own: it posts the work and waits up to timeout for
+// the loop to do it between two steps, returning ErrBusy if it does not.
+// The table is written to a buffer on the loop and copied to w here, so a
+// slow w holds up nothing.
+func (s *Scheduler) Dump(w io.Writer, timeout time.Duration) error {
+	done := make(chan []byte, 1)
+	err := s.Post(func() {
+		var b bytes.Buffer
+		s.DumpTasks(&b)
+		done <- b.Bytes()
+	})
+	if err != nil {
+		return err
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case table := <-done:
+		_, err := w.Write(table)
+		return err
+	case <-timer.C:
+		return fmt.Errorf("%w: the task table was asked for %v ago", ErrBusy, timeout)
+	}
 }

@@ -17,20 +17,21 @@ import (
 
 // TestTimersWakeInDeadlineOrder puts raw step tasks to sleep until fixed
 // deadlines, scheduled in another order, and a generator that sleeps: they
-// wake earliest first, and the others run meanwhile.
+// wake earliest first, and the others run meanwhile. The clock is virtual,
+// so hours pass in no time, and each task wakes exactly at its deadline.
 func TestTimersWakeInDeadlineOrder(t *testing.T) {
-	s := scheduler.New()
+	s := scheduler.New(scheduler.WithVirtualClock())
 	var tr tasktest.Trace
-	base := time.Now()
+	base := s.Now()
 	for _, sl := range []struct {
 		name string
 		d    time.Duration
-	}{{"30ms", 30 * time.Millisecond}, {"10ms", 10 * time.Millisecond}, {"20ms", 20 * time.Millisecond}, {"past", -time.Millisecond}} {
+	}{{"3h", 3 * time.Hour}, {"1h", time.Hour}, {"2h", 2 * time.Hour}, {"past", -time.Millisecond}} {
 		name, d := sl.name, sl.d
 		slept := false
 		s.GoStep(name, func(t *task.Task) task.Status {
 			if slept {
-				tr.Printf("%s woke, error %v", name, t.WaitErr())
+				tr.Printf("%s woke at +%v, error %v", name, t.Now().Sub(base), t.WaitErr())
 				return task.Finish
 			}
 			slept = true
@@ -39,12 +40,12 @@ func TestTimersWakeInDeadlineOrder(t *testing.T) {
 		})
 	}
 	s.Go("sleeper", func(t *task.Task) {
-		t.Sleep(time.Until(base.Add(40 * time.Millisecond)))
-		tr.Printf("sleeper woke")
+		t.Sleep(4 * time.Hour)
+		tr.Printf("sleeper woke at +%v", t.Now().Sub(base))
 	})
 	tasktest.Run(t, s)
-	tr.Check(t, "past woke, error <nil>", "10ms woke, error <nil>", "20ms woke, error <nil>",
-		"30ms woke, error <nil>", "sleeper woke")
+	tr.Check(t, "past woke at +0s, error <nil>", "1h woke at +1h0m0s, error <nil>", "2h woke at +2h0m0s, error <nil>",
+		"3h woke at +3h0m0s, error <nil>", "sleeper woke at +4h0m0s")
 }
 
 func TestSleepLetsOthersRun(t *testing.T) {
@@ -62,12 +63,14 @@ func TestSleepLetsOthersRun(t *testing.T) {
 	tr.Check(t, "worker ran while the sleeper slept", "sleeper woke")
 }
 
+// TestWaitUntilTimeout waits an hour for a reply that never comes, on a
+// virtual clock.
 func TestWaitUntilTimeout(t *testing.T) {
-	s := scheduler.New()
+	s := scheduler.New(scheduler.WithVirtualClock())
 	q := task.Queue{Label: "reply"}
 	var genErr, stepErr error
 	s.Go("gen", func(t *task.Task) {
-		genErr = t.WaitUntil(&q, time.Now().Add(time.Millisecond))
+		genErr = t.WaitUntil(&q, t.Now().Add(time.Hour))
 	})
 	waited := false
 	s.GoStep("step", func(t *task.Task) task.Status {
@@ -76,7 +79,7 @@ func TestWaitUntilTimeout(t *testing.T) {
 			return task.Finish
 		}
 		waited = true
-		t.BlockUntil(&q, time.Now().Add(time.Millisecond))
+		t.BlockUntil(&q, t.Now().Add(time.Hour))
 		return task.Yield
 	})
 	tasktest.Run(t, s)
@@ -330,8 +333,10 @@ func TestDeadlockError(t *testing.T) {
 	}
 }
 
+// TestDumpTasks checks the dump's columns. The clock is virtual, so that
+// the time each blocked task has waited is exactly none.
 func TestDumpTasks(t *testing.T) {
-	s := scheduler.New()
+	s := scheduler.New(scheduler.WithVirtualClock())
 	fork := utensil.New("fork 0")
 	q := task.Queue{Label: "inbox"}
 	var dump strings.Builder
@@ -357,11 +362,11 @@ func TestDumpTasks(t *testing.T) {
 	})
 	tasktest.Run(t, s)
 	want := [][]string{
-		{"ID", "NAME", "STATE", "WAITING", "FOR"},
+		{"ID", "NAME", "STATE", "WAITING", "FOR", "WAITED"},
 		{"1", "holder", "running"},
-		{"2", "hungry", "blocked", "fork", "0"},
-		{"3", "mail", "blocked", "inbox", "(with", "deadline)"},
-		{"4", "napper", "blocked", "sleep"},
+		{"2", "hungry", "blocked", "fork", "0", "0s"},
+		{"3", "mail", "blocked", "inbox", "(with", "deadline)", "0s"},
+		{"4", "napper", "blocked", "sleep", "0s"},
 		{"5", "idler", "idle"},
 		{"6", "spinner", "ready"},
 	}
@@ -380,6 +385,25 @@ func TestDumpTasks(t *testing.T) {
 		if col >= len(line) || line[col-1] != ' ' || line[col] == ' ' {
 			t.Fatalf("misaligned dump:\n%s", dump.String())
 		}
+	}
+}
+
+// TestDumpWaited checks that the dump says how long each task has waited:
+// on a virtual clock, to the nanosecond.
+func TestDumpWaited(t *testing.T) {
+	s := scheduler.New(scheduler.WithVirtualClock())
+	q := task.Queue{Label: "inbox"}
+	var dump strings.Builder
+	s.Go("reader", func(t *task.Task) { t.Wait(&q) })
+	s.Go("clock", func(t *task.Task) {
+		t.Sleep(90 * time.Second)
+		s.DumpTasks(&dump)
+		q.Unblock()
+	})
+	tasktest.Run(t, s)
+	want := "1   reader  blocked  inbox        1m30s"
+	if !strings.Contains(dump.String(), want) {
+		t.Fatalf("dump:\n%s\nwant a line %q", dump.String(), want)
 	}
 }
 

@@ -48,7 +48,7 @@ func (t *Task) Context() context.Context {
 // MoveOnAfter then returns nil, having moved on; otherwise it returns
 // body's error. body must run on t and use t for its waits.
 func (t *Task) MoveOnAfter(d time.Duration, body func() error) error {
-	return t.MoveOnAt(time.Now().Add(d), body)
+	return t.MoveOnAt(t.Now().Add(d), body)
 }
 
 // MoveOnAt is MoveOnAfter with a deadline. The zero time means none: body
@@ -64,7 +64,7 @@ func (t *Task) MoveOnAt(deadline time.Time, body func() error) error {
 // FailAfter is MoveOnAfter that fails: if the deadline cut body short, it
 // returns ErrTooSlow, as trio's fail_after raises TooSlowError.
 func (t *Task) FailAfter(d time.Duration, body func() error) error {
-	err, own := t.inScope(time.Now().Add(d), body)
+	err, own := t.inScope(t.Now().Add(d), body)
 	if own {
 		return ErrTooSlow
 	}

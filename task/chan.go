@@ -75,11 +75,14 @@ func NewChan[T any](label string, capacity int) *Chan[T] {
 	if capacity < 0 {
 		panic("task: NewChan with a negative capacity")
 	}
-	return &Chan[T]{
+	c := &Chan[T]{
 		buf:   make([]T, capacity),
 		recvq: Queue{Label: label + " receive"},
 		sendq: Queue{Label: label + " send"},
 	}
+	c.recvq.core().SetKind(core.ChanQueue)
+	c.sendq.core().SetKind(core.ChanQueue)
+	return c
 }
 
 // Len returns the number of values buffered.

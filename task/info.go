@@ -3,6 +3,7 @@ package task
 import (
 	"fmt"
 	"strconv"
+	"time"
 )
 
 // State is where a task is in its life.
@@ -33,19 +34,23 @@ type Info struct {
 	ID         uint64
 	Name       string
 	State      State
-	WaitingFor string // what a blocked task waits for: its queues' labels, or "sleep"
+	WaitingFor string        // what a blocked task waits for: its queues' labels, or "sleep"
+	Waited     time.Duration // how long a blocked task has waited, to the run loop's turn
 }
 
 // Info returns a snapshot of t.
 func (t *Task) Info() Info {
 	c := t.core()
-	return Info{ID: c.ID(), Name: c.Name(), State: t.State(), WaitingFor: c.WaitingFor()}
+	return Info{ID: c.ID(), Name: c.Name(), State: t.State(), WaitingFor: c.WaitingFor(), Waited: c.Waited()}
 }
 
 func (i Info) String() string {
 	s := fmt.Sprintf("%s#%d %s", i.Name, i.ID, i.State)
 	if i.WaitingFor != "" {
 		s += " on " + i.WaitingFor
+		if i.Waited > 0 {
+			s += " for " + i.Waited.Round(time.Millisecond).String()
+		}
 	}
 	return s
 }

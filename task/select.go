@@ -17,7 +17,8 @@ type Case struct {
 	obj any       // the primitive: a *Chan[T], a *Queue
 	arg any       // what the kind needs: where a received value goes, a ready func
 	val any       // a send's record, holding its value
-	at  time.Time // a timer's deadline
+	at  time.Time     // a timer's deadline
+	in  time.Duration // a timer's time from the start of the Select, if at is not given
 	w   *core.Waiter
 }
 
@@ -89,7 +90,7 @@ func Select(t *Task, cases ...Case) (i int, err error) {
 			if i, err, ok := pollCases(t, cs, fired); ok {
 				return i, err
 			}
-		case timer >= 0 && !time.Now().Before(deadline) && (err == nil || err == ErrTimeout):
+		case timer >= 0 && !t.Now().Before(deadline) && (err == nil || err == ErrTimeout):
 			return timer, nil
 		default:
 			return -1, err
@@ -114,6 +115,11 @@ func scratch(t *core.Task, given []Case) []Case {
 	}
 	*cases = (*cases)[:len(given)]
 	copy(*cases, given)
+	for i := range *cases {
+		if c := &(*cases)[i]; c.in != 0 {
+			c.at, c.in = t.Time().Add(c.in), 0 // After: from now
+		}
+	}
 	return *cases
 }
 
@@ -195,7 +201,7 @@ func SelectStep(t *Task, cases ...Case) (i int, err error) {
 		if fired < 0 || fired >= len(cs) {
 			// Woken by no case: its timer case, if that is due, or
 			// whatever ended the wait.
-			if timer >= 0 && !time.Now().Before(deadline) && (err == nil || err == ErrTimeout) {
+			if timer >= 0 && !t.Now().Before(deadline) && (err == nil || err == ErrTimeout) {
 				return timer, nil
 			}
 			return -1, err
@@ -260,15 +266,16 @@ func disarmLast(t *core.Task, fired int) (timer int, deadline time.Time) {
 	return timer, deadline
 }
 
-// After returns a Case that is ready once d has passed from now.
-func After(d time.Duration) Case { return Until(time.Now().Add(d)) }
+// After returns a Case that is ready once d has passed from the start of
+// the Select, on the task's clock (virtual, if its runtime's is).
+func After(d time.Duration) Case { return Case{op: timerCase{}, in: max(d, 1)} }
 
 // Until returns a Case that is ready at deadline.
 func Until(deadline time.Time) Case { return Case{op: timerCase{}, at: deadline} }
 
 type timerCase struct{}
 
-func (timerCase) poll(c *Case, _ *Task) (bool, error) { return !time.Now().Before(c.at), nil }
+func (timerCase) poll(c *Case, t *Task) (bool, error) { return !t.Now().Before(c.at), nil }
 func (timerCase) arm(*Case, *Task, int)               {}
 func (timerCase) fired(*Case, *Task) (bool, error)    { return true, nil }
 func (timerCase) disarm(*Case)                        {}

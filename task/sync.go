@@ -118,6 +118,9 @@ func (s *Semaphore) Available() int { return s.free }
 // Waiting returns the number of tasks waiting for a permit.
 func (s *Semaphore) Waiting() int { return s.q.Len() }
 
+// Name returns the semaphore's label.
+func (s *Semaphore) Name() string { return s.q.Label }
+
 // Acquire takes a permit, waiting in line while there is none.
 func (s *Semaphore) Acquire(t *Task) error { return s.AcquireUntil(t, time.Time{}) }
 

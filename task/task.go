@@ -138,8 +138,12 @@ func (t *Task) Yield() { t.core().Yield() }
 // the whole of d, or why it ended early: ErrKilled, or the error t was
 // woken with.
 func (t *Task) Sleep(d time.Duration) error {
-	return t.SleepUntil(time.Now().Add(d))
+	return t.SleepUntil(t.Now().Add(d))
 }
+
+// Now returns the time on the clock of t's scheduler, which its deadlines
+// are on: the wall clock, or a virtual one (lwtask.WithVirtualClock).
+func (t *Task) Now() time.Time { return t.core().Time() }
 
 // SleepUntil suspends t until the deadline; see Sleep.
 func (t *Task) SleepUntil(deadline time.Time) error {

@@ -18,6 +18,15 @@
 // deadlock with a butler, when fewer than N philosophers can wait for each
 // other in a ring. Without -butler the trace is the essay's, line for line.
 //
+// -trace FILE writes the dinner as a timeline once it is over: a lane per
+// philosopher, showing when each ate, thought, and waited for which fork,
+// who had it and who handed it over. FILE.html is a page that opens in any
+// browser; FILE.json is a Chrome trace, for Perfetto (ui.perfetto.dev) or
+// chrome://tracing.
+//
+// kill -USR1 prints the philosophers' states to standard error during a
+// long dinner, without stopping it.
+//
 // Exit status: 0 when everyone has left the table, 2 for bad flags, 3 on
 // deadlock (stderr names who waits for which fork, or for the butler).
 package main
@@ -29,12 +38,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/lwtask/lwtask"
+	"github.com/lwtask/lwtask/internal/sigdump"
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/timeline"
 	"github.com/lwtask/lwtask/utensil"
 )
 
@@ -71,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	out := bufio.NewWriter(stdout)
-	err = dine(out, tbl)
+	err = dine(out, stderr, tbl)
 	out.Flush()
 	var deadlock *scheduler.DeadlockError
 	switch {
@@ -91,10 +104,15 @@ type table struct {
 	forks  int
 	seats  []seat
 	butler bool
+	trace  string // -trace: where the timeline goes
 }
 
+// traceEvents is how many of the last events -trace keeps: all of the
+// essay's dinner, and of any other a lifetime of thousands of meals.
+const traceEvents = 1 << 20
+
 // dine seats the philosophers at the table and runs them to the end.
-func dine(out io.Writer, tbl table) error {
+func dine(out, stderr io.Writer, tbl table) error {
 	forks := make([]*utensil.Utensil, tbl.forks)
 	for i := range forks {
 		forks[i] = utensil.New("fork " + strconv.Itoa(i))
@@ -103,7 +121,13 @@ func dine(out io.Writer, tbl table) error {
 	if tbl.butler {
 		butler = task.NewSemaphore("butler", max(len(tbl.seats)-1, 1))
 	}
-	rt, err := lwtask.New()
+	var opts []lwtask.Option
+	var rec *timeline.Recorder
+	if tbl.trace != "" {
+		rec = timeline.NewRecorder(traceEvents)
+		opts = append(opts, lwtask.WithRecorder(rec))
+	}
+	rt, err := lwtask.New(opts...)
 	if err != nil {
 		return err
 	}
@@ -113,7 +137,15 @@ func dine(out io.Writer, tbl table) error {
 			philosopher(t, out, s, forks[s.leftFork], forks[s.rightFork], butler)
 		})
 	}
-	return rt.Run()
+	stop := sigdump.On(func() { rt.Dump(stderr) }, syscall.SIGUSR1)
+	err = rt.Run()
+	stop()
+	if rec != nil {
+		if werr := timeline.WriteFile(tbl.trace, rec.Events(), "The dining philosophers"); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
 }
 
 // philosopher is the essay's life cycle of a philosopher, line for line,
@@ -158,6 +190,7 @@ func parseFlags(args []string, stderr io.Writer) (table, error) {
 	fs.SetOutput(io.Discard) // run reports the error once, in its own words
 	forks := fs.Int("forks", 3, "number of forks, with ids 0..N-1")
 	butler := fs.Bool("butler", false, "a butler lets all the philosophers but one reach for forks at a time (Dijkstra's waiter)")
+	trace := fs.String("trace", "", "write the dinner as a timeline to `FILE`: FILE.html, a web page, or FILE.json, a Chrome trace for Perfetto")
 	var seats []seat
 	fs.Func("seat", "a philosopher: NAME,LIFETIME,THINK,EAT,LEFT,RIGHT (repeatable; replaces the essay's trio)",
 		func(v string) error {
@@ -168,7 +201,7 @@ func parseFlags(args []string, stderr io.Writer) (table, error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "usage: philosophers [-forks N] [-seat NAME,LIFETIME,THINK,EAT,LEFT,RIGHT]... [-butler]")
+			fmt.Fprintln(stderr, "usage: philosophers [-forks N] [-seat NAME,LIFETIME,THINK,EAT,LEFT,RIGHT]... [-butler] [-trace FILE]")
 			fs.PrintDefaults()
 		}
 		return table{}, err
@@ -189,7 +222,14 @@ func parseFlags(args []string, stderr io.Writer) (table, error) {
 			}
 		}
 	}
-	return table{forks: *forks, seats: seats, butler: *butler}, nil
+	if *trace != "" {
+		switch strings.ToLower(filepath.Ext(*trace)) {
+		case ".html", ".htm", ".json":
+		default:
+			return table{}, fmt.Errorf("-trace %s: want a .html or .json file", *trace)
+		}
+	}
+	return table{forks: *forks, seats: seats, butler: *butler, trace: *trace}, nil
 }
 
 // parseSeat parses NAME,LIFETIME,THINK,EAT,LEFT,RIGHT.

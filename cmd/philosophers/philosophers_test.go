@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -204,7 +205,7 @@ func TestRandomSeatings(t *testing.T) {
 				t.Fatalf("exit %d, want %d; stderr %q", code, wantCode, errOut.String())
 			}
 			diffLines(t, lines(out.Bytes()), want)
-			checkDine(t, table{nforks, seats, butler}, want, wantBlocked, errOut.String())
+			checkDine(t, table{forks: nforks, seats: seats, butler: butler}, want, wantBlocked, errOut.String())
 		}
 	}
 	// A butler does not save every table: two pairs of philosophers on
@@ -221,7 +222,7 @@ func TestRandomSeatings(t *testing.T) {
 func checkDine(t *testing.T, tbl table, want, wantBlocked []string, stderr string) {
 	t.Helper()
 	var out bytes.Buffer
-	err := dine(&out, tbl)
+	err := dine(&out, io.Discard, tbl)
 	diffLines(t, lines(out.Bytes()), want)
 	if wantBlocked == nil {
 		if err != nil {

@@ -3,6 +3,7 @@
 //
 //	spamserver [-addr HOST:PORT] [-poller epoll|poll|select] [-edge]
 //	           [-style generator|step] [-loops N] [-quiet]
+//	           [-trace FILE.json|FILE.html] [-trace-events N] [-v] [-expvar ADDR]
 //
 // The handler is written in generator style by default, as the essay's
 // is; -style step serves each connection with a raw step state machine
@@ -14,6 +15,13 @@
 // never holds up serving: lines that standard error cannot take in time are
 // dropped and counted. SIGINT or SIGTERM stops it with exit status 0; bad
 // flags exit with status 2.
+//
+// To see what the tasks do: kill -USR1 prints each task, its state, what
+// it waits for and for how long, to standard error, without stopping the
+// server. -trace records the last -trace-events events of the scheduling
+// and writes them as a timeline when the server exits and on each SIGUSR1
+// (with -loops N, one file per loop, FILE.loopI.EXT). -v prints the event
+// loops' metrics at exit, and -expvar serves them at /debug/vars.
 package main
 
 import (
@@ -52,6 +60,11 @@ func run(args []string, stderr io.Writer) int {
 	edge := fs.Bool("edge", false, "edge-triggered polling, where the backend has it (epoll, kqueue)")
 	style := fs.String("style", "generator", "how connections are served: generator (a task per connection, in the essay's style) or step (a raw step state machine per connection)")
 	loops := fs.Int("loops", 1, "event loops, each on its own thread")
+	obs := &observer{stderr: stderr}
+	fs.StringVar(&obs.trace, "trace", "", "record the last events of the scheduling and write them at exit and on SIGUSR1, as a Chrome trace (FILE.json) or a web page (FILE.html)")
+	fs.IntVar(&obs.events, "trace-events", 1<<18, "how many of the last events -trace keeps")
+	fs.BoolVar(&obs.verbose, "v", false, "print the event loops' metrics at exit")
+	fs.StringVar(&obs.expvar, "expvar", "", "serve the metrics, with expvar, at http://`ADDR`/debug/vars")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -72,13 +85,18 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("spamserver: -loops %d: want at least 1", *loops)
 		return 2
 	}
+	obs.log = logger
+	if err := obs.check(); err != nil {
+		logger.Print("spamserver: ", err)
+		return 2
+	}
 	opts := []lwtask.Option{lwtask.WithPoller(*backend)}
 	if *edge {
 		opts = append(opts, lwtask.WithEdgeTriggered())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	s := &server{log: logger, quiet: *quiet, step: *style == "step"}
+	s := &server{log: logger, quiet: *quiet, step: *style == "step", obs: obs}
 	if *loops > 1 {
 		return s.runLoops(ctx, *loops, *addr, opts)
 	}
@@ -105,6 +123,11 @@ func run(args []string, stderr io.Writer) int {
 	} else {
 		rt.Go("listener", func(t *lwtask.Task) { s.listen(t, l) })
 	}
+	if err := obs.start([]*lwtask.Runtime{rt}); err != nil {
+		logger.Print("spamserver: ", err)
+		return 1
+	}
+	defer obs.finish()
 	if err := rt.RunContext(ctx); err != nil {
 		logger.Print("spamserver: ", err)
 		return 1
@@ -136,6 +159,15 @@ func (s *server) runLoops(ctx context.Context, n int, addr string, opts []lwtask
 		return 1
 	}
 	s.log.Print("Listening on ", bound)
+	rts := make([]*lwtask.Runtime, loops.Len())
+	for i := range rts {
+		rts[i] = loops.Loop(i)
+	}
+	if err := s.obs.start(rts); err != nil {
+		s.log.Print("spamserver: ", err)
+		return 1
+	}
+	defer s.obs.finish()
 	if err := loops.RunContext(ctx); err != nil {
 		s.log.Print("spamserver: ", err)
 		return 1
@@ -148,6 +180,7 @@ type server struct {
 	log   *log.Logger
 	quiet bool
 	step  bool // -style step
+	obs   *observer
 }
 
 // newStepHandler makes the handler of a connection, for -style step.

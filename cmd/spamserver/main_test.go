@@ -148,6 +148,7 @@ type config struct {
 	quiet      bool
 	fdLimit    int        // RLIMIT_NOFILE for the server, if not 0
 	extraFiles []*os.File // inherited as descriptors 3, 4, ...; nil leaves a gap
+	args       []string   // more flags
 }
 
 type testServer struct {
@@ -178,6 +179,7 @@ func startServer(t *testing.T, c config) *testServer {
 	if c.quiet {
 		args = append(args, "-quiet")
 	}
+	args = append(args, c.args...)
 	cmd := serverCommand(context.Background(), t, args...)
 	if c.fdLimit > 0 {
 		// Both limits, through a shell: the Go runtime raises a soft limit

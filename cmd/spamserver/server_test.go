@@ -323,6 +323,9 @@ var flagTests = []struct {
 	{"UnknownFlag", []string{"-addr", "127.0.0.1:0", "-nosuch"}, 2, "flag provided but not defined: -nosuch"},
 	{"MissingValue", []string{"-addr", "127.0.0.1:0", "-poller"}, 2, "flag needs an argument: -poller"},
 	{"BadAddress", []string{"-addr", "127.0.0.1:99999"}, 1, "invalid port"},
+	{"TraceExtension", []string{"-addr", "127.0.0.1:0", "-trace", "trace.txt"}, 2, "-trace trace.txt: want a .json or .html file"},
+	{"TraceEvents", []string{"-addr", "127.0.0.1:0", "-trace", "t.json", "-trace-events", "0"}, 2, "-trace-events 0: want at least 1"},
+	{"BadExpvarAddress", []string{"-addr", "127.0.0.1:0", "-expvar", "127.0.0.1:99999"}, 1, "-expvar: "},
 	{"Help", []string{"-h"}, 0, "-poller"},
 }
 

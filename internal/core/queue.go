@@ -36,9 +36,22 @@ type Queue struct {
 	Label string
 
 	head  *Waiter
-	n     int
+	n     int32
+	kind  QueueKind
 	tally *int // if set, kept equal to the tasks in a group of queues (see Tally)
 }
+
+// QueueKind says what a queue's tasks wait for, for a timeline to show.
+type QueueKind uint8
+
+const (
+	PlainQueue QueueKind = iota // a utensil, a group, a task.Queue
+	ChanQueue                   // a channel's senders or receivers
+	IOQueue                     // a descriptor's readers or writers
+)
+
+// SetKind says what q's tasks wait for; the zero Queue is a PlainQueue.
+func (q *Queue) SetKind(k QueueKind) { q.kind = k }
 
 func (q *Queue) label() string {
 	if q.Label == "" {
@@ -54,7 +67,7 @@ func (q *Queue) label() string {
 func (q *Queue) Tally(n *int) { q.tally = n }
 
 // Len returns the number of waiters in q.
-func (q *Queue) Len() int { return q.n }
+func (q *Queue) Len() int { return int(q.n) }
 
 // Front returns the waiter at the head of q, or nil.
 func (q *Queue) Front() *Waiter { return q.head }

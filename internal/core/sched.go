@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/lwtask/lwtask/timeline"
 )
 
 // Sched is the state a scheduler's tasks share with its run loop: the ready
@@ -19,6 +21,8 @@ type Sched struct {
 	table   table
 	lastID  uint64
 	epoch   time.Time
+	virtual bool         // the clock is vnow, not time since epoch
+	vnow    atomic.Int64 // the virtual clock: other goroutines may read it (Time)
 	base    context.Context // what scopes' contexts derive from; nil for context.Background
 	retire  func(*Task)     // the scheduler's end of a killed task: see Kill
 
@@ -27,6 +31,12 @@ type Sched struct {
 	// work posted from other goroutines.
 	parked int
 	posted atomic.Bool
+
+	// What others may see of the loop's work: see observe.go.
+	stats  Stats
+	sink   timeline.Sink // nil: nothing is recorded
+	source string        // what wakes a task while none runs: see SetSource
+	clock  int64         // Now, as of the turn: see Tick
 }
 
 // Parked returns the count that the event source's queues keep of the tasks
@@ -48,8 +58,36 @@ func (s *Sched) Kill(t *Task) { s.retire(t) }
 func (s *Sched) Init() { s.epoch = time.Now() }
 
 // Now returns the scheduler's clock: nanoseconds since Init, on the
-// monotonic clock, so that a change of the wall clock moves no deadline.
-func (s *Sched) Now() int64 { return int64(time.Since(s.epoch)) }
+// monotonic clock, so that a change of the wall clock moves no deadline;
+// or, with a virtual clock, the time it has been moved to.
+func (s *Sched) Now() int64 {
+	if s.virtual {
+		return s.vnow.Load()
+	}
+	return int64(time.Since(s.epoch))
+}
+
+// Time returns Now as a time.Time.
+func (s *Sched) Time() time.Time { return s.epoch.Add(time.Duration(s.Now())) }
+
+// SetVirtual gives s a virtual clock, which stands still until Advance
+// moves it: tests of timeouts then take no time, and always the same. Call
+// it before any task waits.
+func (s *Sched) SetVirtual() {
+	s.virtual = true
+	s.vnow.Store(1) // past every deadline already past, which Deadline makes 1
+}
+
+// Virtual reports whether s's clock is virtual.
+func (s *Sched) Virtual() bool { return s.virtual }
+
+// Advance moves a virtual clock on to the earliest deadline, if that is
+// later than now, as if the time until then had passed.
+func (s *Sched) Advance() {
+	if t := s.timers.earliest(); t != nil && t.deadline > s.vnow.Load() {
+		s.vnow.Store(t.deadline)
+	}
+}
 
 // Deadline converts a time to the scheduler's clock. The zero time means no
 // deadline, 0; any other time is at least 1, so that a deadline already
@@ -94,8 +132,13 @@ func (s *Sched) Schedule(t *Task) string {
 		s.lastID++
 		t.s, t.id = s, s.lastID
 		s.table.add(t)
+		s.stats.Created++
+		if s.sink != nil {
+			s.sink.Record(timeline.Event{Kind: timeline.Create, Task: t.id, Name: t.name})
+		}
 	}
 	s.ready.push(t)
+	s.stats.MaxReady = max(s.stats.MaxReady, s.ready.n)
 	return ""
 }
 
@@ -134,14 +177,21 @@ func (s *Sched) ExpireTimeslice(t *Task) {
 // with the next turn itself: a program of tasks that only talk to each
 // other then never leaves this loop.
 func (s *Sched) RunSteps(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
+	if s.sink != nil {
+		return s.runStepsRecorded(n, halt)
+	}
+	steps, switches := 0, 0 // counted here, in registers, and added up on the way out
 	for {
 		for ; n > 0; n-- {
 			t = s.ready.head
 			if t == nil || halt.Load() {
+				s.count(steps, switches)
 				return nil, Yield, 0
 			}
 			s.current, s.budget = t, Budget
+			steps++
 			if t.resume != nil {
+				switches++
 				status = Finish
 				if _, ok := t.resume(); ok {
 					status = Yield
@@ -151,6 +201,7 @@ func (s *Sched) RunSteps(n int, halt *atomic.Bool) (t *Task, status Status, left
 			}
 			s.current = nil
 			if status != Yield || t.flags&doomed != 0 {
+				s.count(steps, switches)
 				return t, status, n - 1
 			}
 			if s.ready.head == t {
@@ -158,9 +209,16 @@ func (s *Sched) RunSteps(n int, halt *atomic.Bool) (t *Task, status Status, left
 			}
 		}
 		if n = s.ready.n; n == 0 || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
+			s.count(steps, switches)
 			return nil, Yield, 0
 		}
 	}
+}
+
+// count adds RunSteps' counts to the stats.
+func (s *Sched) count(steps, switches int) {
+	s.stats.Steps += uint64(steps)
+	s.stats.Switches += uint64(switches)
 }
 
 // FireTimers wakes every task whose deadline has passed, earliest first. A
@@ -178,6 +236,9 @@ func (s *Sched) FireTimers() {
 		var err error
 		if t.w.queued() {
 			err = ErrTimeout
+		}
+		if s.sink != nil {
+			s.sink.Record(timeline.Event{Kind: timeline.Timer, Task: t.id, Name: t.name})
 		}
 		if cerr := t.cancelled(); cerr != nil && unshielded {
 			err = cerr

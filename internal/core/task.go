@@ -15,6 +15,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/lwtask/lwtask/timeline"
 )
 
 // Status is what a step reports: task.Status has the same values.
@@ -136,6 +138,15 @@ func (t *Task) Sched() *Sched {
 	return t.s
 }
 
+// Time returns the time on t's scheduler's clock (Sched.Time), or the wall
+// clock's if t is not scheduled yet.
+func (t *Task) Time() time.Time {
+	if t.s == &unscheduled {
+		return time.Now()
+	}
+	return t.s.Time()
+}
+
 // Deadline converts a time to t's scheduler's clock; see Sched.Deadline.
 func (t *Task) Deadline(d time.Time) int64 { return t.s.Deadline(d) }
 
@@ -178,6 +189,12 @@ func (t *Task) WaitingFor() string {
 	if t.State() != Blocked {
 		return ""
 	}
+	return t.waitLabel()
+}
+
+// waitLabel describes t's wait, which it is making or has made: see
+// WaitingFor.
+func (t *Task) waitLabel() string {
 	var s string
 	if t.w != nil && t.w.first != nil {
 		s = t.w.first.q.label()
@@ -201,6 +218,9 @@ func (t *Task) WaitingFor() string {
 func (t *Task) Acquired(r any) {
 	x := t.extra()
 	x.held = append(x.held, r)
+	if t.s.sink != nil {
+		t.s.recordHolding(timeline.Acquire, t, r)
+	}
 }
 
 // Released records that t no longer holds r.
@@ -215,6 +235,9 @@ func (t *Task) Released(r any) {
 			held[i] = held[last]
 			held[last] = nil
 			t.x.held = held[:last]
+			if t.s.sink != nil {
+				t.s.recordHolding(timeline.Release, t, r)
+			}
 			return
 		}
 	}
@@ -244,6 +267,9 @@ func (t *Task) TakeHeld() any {
 	r := held[len(held)-1]
 	held[len(held)-1] = nil
 	t.x.held = held[:len(held)-1]
+	if t.s.sink != nil {
+		t.s.recordHolding(timeline.Release, t, r)
+	}
 	return r
 }
 

@@ -29,6 +29,7 @@ type wait struct {
 	own   []*Waiter // its further own waiters, made once each and reused: own[i] is its (i+2)-th in a wait
 	nown  int       // own waiters in use in this wait
 
+	since  int64   // when the wait began, on the scheduler's clock as of the turn (Sched.Tick)
 	fired  int     // the case that woke the task; -1 for a timer or Wake
 	firedW *Waiter // the waiter that woke it, if a primitive's own: see LastFired
 	err    error   // what the wait returns
@@ -179,6 +180,10 @@ func (t *Task) Suspend(deadline int64) {
 	if deadline != 0 {
 		s.timers.add(t, deadline)
 	}
+	t.w.since = s.clock
+	if s.sink != nil {
+		s.recordBlock(t, deadline)
+	}
 }
 
 // Park suspends a generator-style task, which BeginPark has let wait, and
@@ -272,7 +277,13 @@ func (t *Task) wake(fired int, err error) {
 	t.withdraw()
 	t.flags &^= blocked | shielded
 	t.w.fired, t.w.err = fired, err
-	t.s.ready.push(t)
+	s := t.s
+	s.ready.push(t)
+	s.stats.Wakeups++
+	s.stats.MaxReady = max(s.stats.MaxReady, s.ready.n)
+	if s.sink != nil {
+		s.recordWake(t)
+	}
 }
 
 // withdraw takes t's waiters out of their queues and t out of the timer
@@ -326,6 +337,7 @@ func (t *Task) Checkpoint(op string) error {
 		t.notRunning(op)
 	}
 	if t.s.budget <= 0 {
+		t.s.budgetSpent(t)
 		t.Yield()
 	}
 	t.s.budget--
@@ -344,6 +356,7 @@ func (t *Task) Spend(op string) bool {
 		t.notRunning(op)
 	}
 	if t.s.budget <= 0 {
+		t.s.budgetSpent(t)
 		return false
 	}
 	t.s.budget--
