@@ -9,6 +9,7 @@ import (
 
 	"github.com/lwtask/lwtask/scheduler"
 	"github.com/lwtask/lwtask/task"
+	"github.com/lwtask/lwtask/timeline"
 )
 
 // BenchmarkSwitch measures a task switch: one step of one task in a round
@@ -26,6 +27,19 @@ func BenchmarkSwitch(b *testing.B) {
 	b.Run("step", sizes(benchStep))
 	b.Run("generator", sizes(benchGenerator))
 	b.Run("goroutine", sizes(benchGoroutine))
+}
+
+// BenchmarkRecorded is BenchmarkSwitch's step and generator with a
+// timeline.Recorder on: each switch then records a Start and an End (a
+// ring of 1<<16 events, long since full when timing starts to matter).
+// Without one, BenchmarkSwitch is what a program pays: docs/benchmarks.md
+// compares both with the switch before the recorder existed.
+func BenchmarkRecorded(b *testing.B) {
+	rec := func(bench func(*testing.B, int, ...scheduler.Option)) func(*testing.B, int) {
+		return func(b *testing.B, n int) { bench(b, n, scheduler.WithRecorder(timeline.NewRecorder(1<<16))) }
+	}
+	b.Run("step", sizes(rec(benchStepWith)))
+	b.Run("generator", sizes(rec(benchGeneratorWith)))
 }
 
 // BenchmarkBare measures, for reference, the mechanisms under the task
@@ -55,8 +69,10 @@ func sizes(bench func(b *testing.B, n int)) func(*testing.B) {
 	}
 }
 
-func benchStep(b *testing.B, n int) {
-	s := scheduler.New()
+func benchStep(b *testing.B, n int) { benchStepWith(b, n) }
+
+func benchStepWith(b *testing.B, n int, opts ...scheduler.Option) {
+	s := scheduler.New(opts...)
 	var idle []*task.Task // tasks with no switch to do, when b.N < n
 	before := footprint()
 	for i := range n {
@@ -87,8 +103,10 @@ func benchStep(b *testing.B, n int) {
 // benchGenerator parks every task at a gate in its first step, which starts
 // its coroutine, so that the memory measured includes the coroutines and the
 // timed switches are all resumptions of running coroutines.
-func benchGenerator(b *testing.B, n int) {
-	s := scheduler.New()
+func benchGenerator(b *testing.B, n int) { benchGeneratorWith(b, n) }
+
+func benchGeneratorWith(b *testing.B, n int, opts ...scheduler.Option) {
+	s := scheduler.New(opts...)
 	gate := task.Queue{Label: "gate"}
 	before := footprint()
 	for i := range n {

@@ -190,9 +190,11 @@ func (s *Scheduler) shutdown(err error) error {
 	for s.core.Posted().Load() {
 		s.runPosted()
 	}
+	s.core.SetClosing(true)
 	for t := s.core.Any(); t != nil; t = s.core.Any() {
 		s.retire(t, core.Yield)
 	}
+	s.core.SetClosing(false)
 	if err == nil {
 		err = s.failure
 	}

@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestCommand runs the built program as a subprocess: exit statuses,
@@ -58,6 +65,93 @@ func TestCommand(t *testing.T) {
 		if stdout != "" || !strings.Contains(stderr, "usage: philosophers") || !strings.Contains(stderr, "-seat") ||
 			!strings.Contains(stderr, "-butler") {
 			t.Fatalf("stdout %q, stderr %q", stdout, stderr)
+		}
+	})
+	t.Run("trace", func(t *testing.T) {
+		t.Parallel()
+		// trace_test.go has the details, through run: here, the exit
+		// statuses of the program itself, and no panic.
+		dir := t.TempDir()
+		path := filepath.Join(dir, "dinner.json")
+		stdout, stderr := runCommand(t, bin, 0, "-trace", path)
+		if b, err := os.ReadFile(path); err != nil || !json.Valid(b) || stderr != "" {
+			t.Fatalf("%s: %v, valid JSON %v; stderr %q", path, err, json.Valid(b), stderr)
+		}
+		diffLines(t, lines([]byte(stdout)), lines(golden(t, "essay")))
+
+		path = filepath.Join(dir, "dinner.txt")
+		stdout, stderr = runCommand(t, bin, 2, "-trace", path)
+		if want := "philosophers: -trace " + path + ": want a .html or .json file\n"; stdout != "" || stderr != want {
+			t.Fatalf("stdout %q, stderr %q, want %q", stdout, stderr, want)
+		}
+		if _, err := os.Stat(path); !os.IsNotExist(err) {
+			t.Fatalf("%s: %v, want no file", path, err)
+		}
+
+		path = filepath.Join(dir, "missing", "dinner.html")
+		for _, args := range [][]string{nil, deadlockTable} {
+			code := 1
+			if args != nil {
+				code = 3
+			}
+			_, stderr = runCommand(t, bin, code, append(slices.Clone(args), "-trace", path)...)
+			if !strings.HasPrefix(stderr, "philosophers: -trace: open "+path+": no such file or directory\n") {
+				t.Fatalf("%q: stderr %q", args, stderr)
+			}
+		}
+	})
+	t.Run("sigusr1", func(t *testing.T) {
+		t.Parallel()
+		// Plato, alone at the table, dines for a long time: long enough
+		// to be sent SIGUSR1, which prints the task table on stderr.
+		cmd := exec.Command(bin, "-forks", "2", "-seat", "Plato,1000000000,1,1,0,1")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		drained, drainedErr := make(chan struct{}), make(chan struct{})
+		dumped := make(chan string, 1)
+		go func() {
+			defer close(drained)
+			// The dinner prints only once Run has begun, by when the
+			// program watches for SIGUSR1: before, it would kill it.
+			b := make([]byte, 1)
+			if _, err := io.ReadFull(stdout, b); err == nil {
+				cmd.Process.Signal(syscall.SIGUSR1)
+			}
+			io.Copy(io.Discard, stdout)
+		}()
+		go func() {
+			defer close(drainedErr)
+			var got strings.Builder
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				got.WriteString(sc.Text() + "\n")
+				if strings.Contains(sc.Text(), "Plato") {
+					break
+				}
+			}
+			dumped <- got.String()
+			io.Copy(io.Discard, stderr)
+		}()
+		var got string
+		select {
+		case got = <-dumped:
+		case <-time.After(time.Minute): // not a timing check: only keeps a failure from hanging
+		}
+		cmd.Process.Kill()
+		<-drained
+		<-drainedErr
+		cmd.Wait()
+		if !strings.Contains(got, "NAME") || !strings.Contains(got, "Plato") {
+			t.Fatalf("after SIGUSR1, stderr %q, want the task table", got)
 		}
 	})
 	for _, tc := range badFlags {

@@ -28,7 +28,8 @@
 // long dinner, without stopping it.
 //
 // Exit status: 0 when everyone has left the table, 2 for bad flags, 3 on
-// deadlock (stderr names who waits for which fork, or for the butler).
+// deadlock (stderr names who waits for which fork, or for the butler), 1
+// for any other error, such as a -trace file that cannot be written.
 package main
 
 import (
@@ -137,12 +138,23 @@ func dine(out, stderr io.Writer, tbl table) error {
 			philosopher(t, out, s, forks[s.leftFork], forks[s.rightFork], butler)
 		})
 	}
-	stop := sigdump.On(func() { rt.Dump(stderr) }, syscall.SIGUSR1)
+	stop := sigdump.On(func() {
+		if err := rt.Dump(stderr); err != nil {
+			fmt.Fprintln(stderr, "philosophers: task dump:", err)
+		}
+	}, syscall.SIGUSR1)
 	err = rt.Run()
 	stop()
 	if rec != nil {
-		if werr := timeline.WriteFile(tbl.trace, rec.Events(), "The dining philosophers"); werr != nil && err == nil {
-			err = werr
+		// A deadlock's trace is the one most wanted: if it cannot be
+		// written, say so as well as reporting the deadlock.
+		if werr := timeline.WriteFile(tbl.trace, rec.Events(), "The dining philosophers"); werr != nil {
+			werr = fmt.Errorf("-trace: %w", werr)
+			if err == nil {
+				err = werr
+			} else {
+				fmt.Fprintln(stderr, "philosophers:", werr)
+			}
 		}
 	}
 	return err

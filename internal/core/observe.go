@@ -153,6 +153,13 @@ func (s *Sched) budgetSpent(t *Task) {
 	}
 }
 
+// SetClosing tells the scheduler whether it is shutting down: ending every
+// task that is left. What one of them held then passes to the next waiter,
+// only to be given up when that one ends in turn; a recording leaves out
+// those hand-overs, which no task ever used, so that a deadlock's timeline
+// ends as the deadlock did, each task holding what it held.
+func (s *Sched) SetClosing(on bool) { s.closing = on }
+
 // recordHolding records that t took or gave up the resource r.
 func (s *Sched) recordHolding(kind timeline.Kind, t *Task, r any) {
 	name := "resource"

@@ -21,8 +21,8 @@ type Sched struct {
 	table   table
 	lastID  uint64
 	epoch   time.Time
-	virtual bool         // the clock is vnow, not time since epoch
-	vnow    atomic.Int64 // the virtual clock: other goroutines may read it (Time)
+	virtual bool            // the clock is vnow, not time since epoch
+	vnow    atomic.Int64    // the virtual clock: other goroutines may read it (Time)
 	base    context.Context // what scopes' contexts derive from; nil for context.Background
 	retire  func(*Task)     // the scheduler's end of a killed task: see Kill
 
@@ -33,10 +33,12 @@ type Sched struct {
 	posted atomic.Bool
 
 	// What others may see of the loop's work: see observe.go.
-	stats  Stats
-	sink   timeline.Sink // nil: nothing is recorded
-	source string        // what wakes a task while none runs: see SetSource
-	clock  int64         // Now, as of the turn: see Tick
+	stats Stats
+	sink  timeline.Sink // nil: nothing is recorded
+	// closing: the scheduler is ending the tasks left (SetClosing)
+	closing bool
+	source  string // what wakes a task while none runs: see SetSource
+	clock   int64  // Now, as of the turn: see Tick
 }
 
 // Parked returns the count that the event source's queues keep of the tasks

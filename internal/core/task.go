@@ -13,6 +13,7 @@ package core
 import (
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,12 +74,15 @@ type Task struct {
 
 // extra is what few tasks need, kept out of Task to keep it small.
 type extra struct {
-	fault *Panic  // a panic of a generator body, recovered on its coroutine
-	held  []any   // the resources the task holds (task.Resource), abandoned when it ends
-	scope *Scope  // the innermost scope the task is in, if any
-	root  *Scope  // the task's own outermost scope, made on demand
-	group *Scope  // the scope of the group it was started in, if any
-	onEnd EndHook // told when the task ends, instead of the panic policy
+	fault *Panic // a panic of a generator body, recovered on its coroutine
+	held  []any  // the resources the task holds (task.Resource), abandoned when it ends
+	// unseen: what of held was handed to the task while the scheduler
+	// shut down, which a recording does not show (see Sched.SetClosing).
+	unseen []any
+	scope  *Scope  // the innermost scope the task is in, if any
+	root   *Scope  // the task's own outermost scope, made on demand
+	group  *Scope  // the scope of the group it was started in, if any
+	onEnd  EndHook // told when the task ends, instead of the panic policy
 }
 
 // An EndHook is told when a task ends, with the panic of its body or its
@@ -218,7 +222,11 @@ func (t *Task) waitLabel() string {
 func (t *Task) Acquired(r any) {
 	x := t.extra()
 	x.held = append(x.held, r)
-	if t.s.sink != nil {
+	switch {
+	case t.s.sink == nil:
+	case t.s.closing:
+		x.unseen = append(x.unseen, r)
+	default:
 		t.s.recordHolding(timeline.Acquire, t, r)
 	}
 }
@@ -235,9 +243,7 @@ func (t *Task) Released(r any) {
 			held[i] = held[last]
 			held[last] = nil
 			t.x.held = held[:last]
-			if t.s.sink != nil {
-				t.s.recordHolding(timeline.Release, t, r)
-			}
+			t.recordRelease(r)
 			return
 		}
 	}
@@ -267,10 +273,21 @@ func (t *Task) TakeHeld() any {
 	r := held[len(held)-1]
 	held[len(held)-1] = nil
 	t.x.held = held[:len(held)-1]
-	if t.s.sink != nil {
-		t.s.recordHolding(timeline.Release, t, r)
-	}
+	t.recordRelease(r)
 	return r
+}
+
+// recordRelease records that t gave up r, unless t was handed r while the
+// scheduler shut down: that hold was never recorded.
+func (t *Task) recordRelease(r any) {
+	if t.s.sink == nil {
+		return
+	}
+	if i := slices.Index(t.x.unseen, r); i >= 0 {
+		t.x.unseen = slices.Delete(t.x.unseen, i, i+1)
+		return
+	}
+	t.s.recordHolding(timeline.Release, t, r)
 }
 
 // notRunning panics for an operation on t, which is not the running task.

@@ -7,11 +7,17 @@ package sigdump
 import (
 	"os"
 	"os/signal"
+	"sync"
 )
 
 // On calls dump, on a goroutine of its own, each time one of sigs
-// arrives, until stop is called; stop returns once no dump is running.
+// arrives, until stop is called; stop returns once no dump is running,
+// and may be called more than once. With no sigs, On watches for nothing
+// (signal.Notify would take it as every signal).
 func On(dump func(), sigs ...os.Signal) (stop func()) {
+	if len(sigs) == 0 {
+		return func() {}
+	}
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, sigs...)
 	quit, done := make(chan struct{}), make(chan struct{})
@@ -26,9 +32,12 @@ func On(dump func(), sigs ...os.Signal) (stop func()) {
 			}
 		}
 	}()
+	var once sync.Once
 	return func() {
-		signal.Stop(ch)
-		close(quit)
+		once.Do(func() {
+			signal.Stop(ch)
+			close(quit)
+		})
 		<-done
 	}
 }
