@@ -14,9 +14,9 @@ import (
 // allocates nothing, and it is used by one Select.
 type Case struct {
 	op  caseOp
-	obj any       // the primitive: a *Chan[T], a *Queue
-	arg any       // what the kind needs: where a received value goes, a ready func
-	val any       // a send's record, holding its value
+	obj any           // the primitive: a *Chan[T], a *Queue
+	arg any           // what the kind needs: where a received value goes, a ready func
+	val any           // a send's record, holding its value
 	at  time.Time     // a timer's deadline
 	in  time.Duration // a timer's time from the start of the Select, if at is not given
 	w   *core.Waiter
