@@ -60,7 +60,7 @@ func run(args []string, stderr io.Writer) int {
 	edge := fs.Bool("edge", false, "edge-triggered polling, where the backend has it (epoll, kqueue)")
 	style := fs.String("style", "generator", "how connections are served: generator (a task per connection, in the essay's style) or step (a raw step state machine per connection)")
 	loops := fs.Int("loops", 1, "event loops, each on its own thread")
-	obs := &observer{stderr: stderr}
+	obs := &observer{}
 	fs.StringVar(&obs.trace, "trace", "", "record the last events of the scheduling and write them at exit and on SIGUSR1, as a Chrome trace (FILE.json) or a web page (FILE.html)")
 	fs.IntVar(&obs.events, "trace-events", 1<<18, "how many of the last events -trace keeps")
 	fs.BoolVar(&obs.verbose, "v", false, "print the event loops' metrics at exit")
@@ -85,7 +85,10 @@ func run(args []string, stderr io.Writer) int {
 		logger.Printf("spamserver: -loops %d: want at least 1", *loops)
 		return 2
 	}
-	obs.log = logger
+	// The task dumps go through the log's writer too: written straight to
+	// a standard error nobody reads, one would block for good, and the
+	// server, which waits for a dump under way before it exits, with it.
+	obs.log, obs.stderr = logger, out
 	if err := obs.check(); err != nil {
 		logger.Print("spamserver: ", err)
 		return 2

@@ -17,16 +17,16 @@ import (
 // The server's standard error in hostile hands: a pipe whose reader has
 // gone, and one that nobody reads.
 
-// startPiped starts a server that logs connections to a pipe, and returns
-// it with the pipe's read end, from which the address has been read and
-// nothing more. It is stopped when the test ends.
-func startPiped(t *testing.T) (*testServer, *os.File, *bufio.Reader) {
+// startPiped starts a server, with more flags args, that logs connections
+// to a pipe, and returns it with the pipe's read end, from which the
+// address has been read and nothing more. It is stopped when the test ends.
+func startPiped(t *testing.T, args ...string) (*testServer, *os.File, *bufio.Reader) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := serverCommand(context.Background(), t, "-addr", "127.0.0.1:0")
+	cmd := serverCommand(context.Background(), t, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Stderr = w
 	err = cmd.Start()
 	w.Close() // the server's copy is the only writer left
@@ -119,6 +119,15 @@ func TestLogDropsCounted(t *testing.T) {
 	s, _, stderr := startPiped(t)
 	flood(t, s.addr)
 	connections := logFlood
+	// A probe first, while nobody reads: its reply means every connection
+	// of the flood has been accepted and its line logged or dropped, so
+	// reading does not start before standard error has filled up.
+	probe := dial(t, s.addr)
+	connections++
+	if err := probe.ask("SPAM 1\n", 1); err != nil {
+		t.Fatal(err)
+	}
+	probe.conn.Close()
 	log := newOutput()
 	copied := make(chan struct{})
 	go func() {
