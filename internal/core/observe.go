@@ -110,8 +110,6 @@ func (s *Sched) recordStep(t *Task, status Status) {
 // start and end of every step. It is a copy rather than a check in
 // RunSteps so that the loop without a sink pays nothing per step.
 func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
-	steps, switches := 0, 0
-	defer func() { s.count(steps, switches) }()
 	for {
 		for ; n > 0; n-- {
 			t = s.ready.head
@@ -120,9 +118,9 @@ func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Stat
 			}
 			s.sink.Record(timeline.Event{Kind: timeline.Start, Task: t.id, Name: t.name})
 			s.current, s.budget = t, Budget
-			steps++
+			s.stats.Steps++
 			if t.resume != nil {
-				switches++
+				s.stats.Switches++
 				status = Finish
 				if _, ok := t.resume(); ok {
 					status = Yield
