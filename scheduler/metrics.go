@@ -75,8 +75,10 @@ type published struct {
 }
 
 // Metrics returns the scheduler's counters as of the end of one of its
-// last turns: at most a few dozen turns old while it is busy, and up to
-// date whenever it waits or Run has returned. Any goroutine may call it.
+// last turns: at most a few thousand turns old while it is busy (they are
+// published every 64 passes of the run loop, and a pass runs at most 64
+// turns), and up to date whenever it waits or Run has returned. Any
+// goroutine may call it.
 func (s *Scheduler) Metrics() Metrics {
 	p := &s.published
 	return Metrics{
@@ -118,22 +120,27 @@ func WithVirtualClock() Option { return func(s *Scheduler) { s.core.SetVirtual()
 // goroutine may call it.
 func (s *Scheduler) Now() time.Time { return s.core.Time() }
 
-// recordEnd records how t ended: it finished, it panicked (p), or it was
-// ended from outside.
-func (s *Scheduler) recordEnd(t *core.Task, status core.Status, p *core.Panic) {
+// recordEnd records how t ended: it finished, it panicked (p, or a raw
+// step's panic, stepPanic), or it was ended from outside. What t held
+// passes on next, and whoever gets it was woken by t's end: recordEnd says
+// so, and returns what the loop was doing, for retire to say again after.
+func (s *Scheduler) recordEnd(t *core.Task, status core.Status, p *core.Panic) (source string) {
 	if !s.core.Recording() {
-		return
+		return ""
 	}
 	e := timeline.Event{Kind: timeline.Finish, Task: t.ID(), Name: t.Name()}
 	switch {
 	case p != nil:
 		e.Kind, e.Label = timeline.Panic, panicLabel(p.Value)
+	case s.stepPanic != nil:
+		e.Kind, e.Label = timeline.Panic, panicLabel(s.stepPanic)
 	case status != core.Finish:
 		e.Kind = timeline.Kill
 	}
 	s.core.Record(e)
-	// What t held passes on next: whoever gets it was woken by t's end.
+	source = s.core.Source()
 	s.core.SetSource("end of " + t.String())
+	return source
 }
 
 // panicLabel describes a panic value for a timeline, in a line or so.

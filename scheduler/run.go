@@ -177,7 +177,9 @@ func (s *Scheduler) recovered(r any, stack []byte) {
 	p := &task.PanicError{Name: "(scheduler)", Value: core.Misuse(r, t), Stack: stack}
 	if t != nil {
 		p.ID, p.Name = t.ID(), t.Name()
+		s.stepPanic = r // for the timeline: a panic, not a kill
 		s.retire(t, core.Yield)
+		s.stepPanic = nil
 	}
 	s.fail(p)
 }

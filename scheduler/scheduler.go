@@ -57,6 +57,7 @@ type Scheduler struct {
 	// Counters of the loop's own, besides the core's (see Metrics).
 	ready      readyCounter // the event source's count of ready descriptors, if it keeps one
 	turns      uint64
+	stepPanic  any // a raw step's panic while recovered ends its task: see recordEnd
 	polls      uint64
 	pollEvents uint64
 	posts      uint64
@@ -161,7 +162,9 @@ func (s *Scheduler) retire(t *core.Task, status core.Status) {
 	if !t.Done() {
 		return // killed while its code is on the stack: it ends later
 	}
-	s.recordEnd(t, status, p)
+	if source := s.recordEnd(t, status, p); source != "" {
+		defer s.core.SetSource(source)
+	}
 	for r := t.TakeHeld(); r != nil; r = t.TakeHeld() {
 		r.(task.Resource).Abandon((*task.Task)(t))
 	}

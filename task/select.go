@@ -267,8 +267,19 @@ func disarmLast(t *core.Task, fired int) (timer int, deadline time.Time) {
 }
 
 // After returns a Case that is ready once d has passed from the start of
-// the Select, on the task's clock (virtual, if its runtime's is).
-func After(d time.Duration) Case { return Case{op: timerCase{}, in: max(d, 1)} }
+// the Select, on the task's clock (virtual, if its runtime's is). With d
+// at most 0 it is ready at once: the Select does not wait (it may still
+// take another case that is ready too, as it picks among ready cases at
+// random).
+func After(d time.Duration) Case {
+	if d <= 0 {
+		return Until(longAgo)
+	}
+	return Case{op: timerCase{}, in: d}
+}
+
+// longAgo is a deadline that has passed on every clock, virtual or not.
+var longAgo = time.Unix(0, 0)
 
 // Until returns a Case that is ready at deadline.
 func Until(deadline time.Time) Case { return Case{op: timerCase{}, at: deadline} }

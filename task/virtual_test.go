@@ -157,3 +157,29 @@ func TestVirtualClockStandsStill(t *testing.T) {
 		t.Fatalf("the clock moved: %v", got)
 	}
 }
+
+// TestVirtualAfterZero: After(0), or less, is ready at once: the Select
+// does not wait, and the clock does not move, although another task is
+// ready all along.
+func TestVirtualAfterZero(t *testing.T) {
+	s := scheduler.New(scheduler.WithVirtualClock())
+	base := s.Now()
+	var tr tasktest.Trace
+	c := task.NewChan[int]("jobs", 1)
+	s.Go("poller", func(tk *task.Task) {
+		var v int
+		for _, d := range []time.Duration{0, -time.Second} {
+			i, err := task.Select(tk, c.RecvCase(&v), task.After(d))
+			tr.Printf("After(%v): case %d, %v, at %s", d, i, err, since(tk, base))
+		}
+	})
+	s.Go("spinner", func(tk *task.Task) {
+		for range 100 {
+			tk.Yield()
+		}
+	})
+	tasktest.Run(t, s)
+	tr.Check(t,
+		"After(0s): case 1, <nil>, at +0s",
+		"After(-1s): case 1, <nil>, at +0s")
+}

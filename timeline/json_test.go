@@ -32,7 +32,7 @@ func sampleStream() []Event {
 		ev(11, Block, 3).wait(WaitIO, "fd 7 read"),
 		ev(11, End, 3).arg(EndBlock),
 		ev(12, Start, 4),
-		ev(13, Block, 4).wait(WaitSelect, "ticks or done").arg(int64(us(40))),
+		ev(13, Block, 4).wait(WaitSelect, "ticks or done").arg(int64(us(27))), // a deadline at 40,
 		ev(13, End, 4).arg(EndBlock),
 		ev(30, Poll, 0).arg(int64(us(16))).n(1),
 		ev(31, Wake, 3).label("poller"),

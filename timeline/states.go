@@ -246,17 +246,18 @@ type builder struct {
 }
 
 // A holding is a resource while it is being built: since when each task
-// holding it has held it.
+// holding it has held it, a start for each hold (a task may hold several
+// of a semaphore's permits).
 type holding struct {
 	res  *resource
-	open map[uint64]time.Duration
+	open map[uint64][]time.Duration
 }
 
 // holding returns the resource called name, made on first use.
 func (b *builder) holding(name string) *holding {
 	h := b.held[name]
 	if h == nil {
-		h = &holding{res: &resource{name: name}, open: map[uint64]time.Duration{}}
+		h = &holding{res: &resource{name: name}, open: map[uint64][]time.Duration{}}
 		b.held[name] = h
 		b.tl.resources = append(b.tl.resources, h.res)
 	}
@@ -266,15 +267,17 @@ func (b *builder) holding(name string) *holding {
 // take and give record an Acquire and a Release. A Release whose Acquire
 // the ring lost is drawn from the holder's first event on.
 func (h *holding) take(task uint64, at time.Duration) {
-	if _, ok := h.open[task]; !ok {
-		h.open[task] = at
-	}
+	h.open[task] = append(h.open[task], at)
 }
 
 func (h *holding) give(task uint64, at, since time.Duration) {
-	if start, ok := h.open[task]; ok {
-		since = start
-		delete(h.open, task)
+	if starts := h.open[task]; len(starts) > 0 {
+		since = starts[0] // the oldest: which permit goes back does not matter
+		if len(starts) == 1 {
+			delete(h.open, task)
+		} else {
+			h.open[task] = starts[1:]
+		}
 	}
 	h.res.holds = append(h.res.holds, hold{start: since, end: max(at, since), task: task})
 }
@@ -373,7 +376,7 @@ func (b *builder) add(e Event) {
 		t.block, t.budget, t.earlyWake = nil, false, nil
 	case Block:
 		t.running(e.Time)
-		t.block = &e
+		t.block, t.earlyWake = &e, nil // a wake before it ended an earlier wait
 	case Budget:
 		t.running(e.Time)
 		t.mark(e.Time, markBudget, "")
@@ -419,27 +422,37 @@ func endMark(k Kind) markKind {
 func (t *track) endStep(e Event) {
 	block, budget, early := t.block, t.budget, t.earlyWake
 	t.block, t.budget, t.earlyWake = nil, false, nil
-	switch e.Arg {
-	case EndYield:
+	switch {
+	case e.Arg == EndFinish: // a Finish, Panic or Kill follows and ends the lane
+		t.close(e.Time)
+	case e.Arg == EndBlock || block != nil && early != nil:
+		// Waiting; or, if a Wake came after the Block (the step itself
+		// satisfied its wait, and the runtime calls that a yield), a wait
+		// that ended as it began, drawn empty, then ready.
+		t.enter(waitSegment(e.Time, block))
+		if early != nil {
+			early.Time = e.Time
+			t.wakeUp(*early)
+		}
+	default: // EndYield
 		cause := causeYield
 		if budget {
 			cause = causeBudget
 		}
 		t.enter(segment{start: e.Time, state: stateReady, label: cause})
-	case EndBlock:
-		s := segment{start: e.Time, state: stateQueue, label: "(wait not recorded)"}
-		if block != nil {
-			s.state, s.label = waitState(block.Wait), block.Label
-			s.deadline = time.Duration(max(block.Arg, 0))
-		}
-		t.enter(s)
-		if early != nil {
-			early.Time = e.Time
-			t.wakeUp(*early)
-		}
-	default: // EndFinish: a Finish, Panic or Kill follows and ends the lane
-		t.close(e.Time)
 	}
+}
+
+// waitSegment is the wait that block began, from at on.
+func waitSegment(at time.Duration, block *Event) segment {
+	s := segment{start: at, state: stateQueue, label: "(wait not recorded)"}
+	if block != nil {
+		s.state, s.label = waitState(block.Wait), block.Label
+		if block.Arg > 0 {
+			s.deadline = block.Time + time.Duration(block.Arg)
+		}
+	}
+	return s
 }
 
 // finish extends what is still alive to the end of the stream and orders
@@ -457,8 +470,10 @@ func (b *builder) finish() *timeline {
 	var rows []*resource
 	for _, r := range tl.resources {
 		h := b.held[r.name]
-		for task, start := range h.open { // still held when the stream ends
-			r.holds = append(r.holds, hold{start: start, end: tl.end, task: task})
+		for task, starts := range h.open { // still held when the stream ends
+			for _, start := range starts {
+				r.holds = append(r.holds, hold{start: start, end: tl.end, task: task})
+			}
 		}
 		rows = append(rows, r.spread()...)
 	}

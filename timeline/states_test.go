@@ -58,7 +58,7 @@ func TestReconstructLifecycle(t *testing.T) {
 		ev(1, Create, 1),
 		ev(2, Create, 2),
 		ev(3, Start, 2),
-		ev(4, Block, 2).wait(WaitChan, "jobs receive").arg(int64(us(100))),
+		ev(4, Block, 2).wait(WaitChan, "jobs receive").arg(int64(us(96))), // a deadline at 100,
 		ev(5, End, 2).arg(EndBlock),
 		ev(6, Start, 1),
 		ev(7, Wake, 2).peer(1),
@@ -181,20 +181,26 @@ func TestReconstructKilled(t *testing.T) {
 func TestReconstructSelectAndSleep(t *testing.T) {
 	tl := reconstruct([]Event{
 		ev(1, Start, 1),
-		ev(2, Block, 1).wait(WaitSelect, "a or b").arg(int64(us(50))),
+		ev(2, Block, 1).wait(WaitSelect, "a or b").arg(int64(us(48))), // at 50,
 		ev(3, End, 1).arg(EndBlock),
 		ev(50, Timer, 1),
 		ev(51, Wake, 1).label("timer"),
 		ev(52, Start, 1),
-		ev(53, Block, 1).wait(WaitSleep, "sleep").arg(int64(us(60))),
+		ev(53, Block, 1).wait(WaitSleep, "sleep").arg(int64(us(7))), // at 60,
 		ev(54, End, 1).arg(EndBlock),
 		ev(55, Wake, 1).peer(99).label("ignored: a task woke it"), // 99's events were overwritten
 		ev(56, Start, 1),
 		ev(57, Block, 1).wait(WaitQueue, "fork 2"),
-		ev(58, Wake, 1).peer(2), // woken within its own step
-		ev(59, End, 1).arg(EndBlock),
+		ev(58, Wake, 1).peer(2), // woken within its own step: the runtime calls it a yield
+		ev(59, End, 1).arg(EndYield),
+		ev(60, Start, 1),
+		ev(61, Block, 1).wait(WaitQueue, "q1"),
+		ev(62, Wake, 1).peer(2), // woken, and then it waits again
+		ev(63, Block, 1).wait(WaitChan, "q2 receive"),
+		ev(64, End, 1).arg(EndBlock),
+		ev(70, Start, 2),
 	})
-	checkLane(t, tl, 1, us(1), us(59), false, []segment{
+	checkLane(t, tl, 1, us(1), us(70), false, []segment{
 		{start: us(1), end: us(3), state: stateRunning},
 		{start: us(3), end: us(51), state: stateSelect, label: "a or b", wake: "timer", deadline: us(50), timedOut: true},
 		{start: us(51), end: us(52), state: stateReady, label: causeWoken, wake: "timer"},
@@ -203,7 +209,9 @@ func TestReconstructSelectAndSleep(t *testing.T) {
 		{start: us(55), end: us(56), state: stateReady, label: causeWoken, peer: 99},
 		{start: us(56), end: us(59), state: stateRunning},
 		{start: us(59), end: us(59), state: stateQueue, label: "fork 2", peer: 2},
-		{start: us(59), end: us(59), state: stateReady, label: causeWoken, peer: 2},
+		{start: us(59), end: us(60), state: stateReady, label: causeWoken, peer: 2},
+		{start: us(60), end: us(64), state: stateRunning},
+		{start: us(64), end: us(70), state: stateChan, label: "q2 receive"},
 	}, []mark{{at: us(50), kind: markTimer}})
 	if got := tl.waker(tl.lanes[0].segs[4]); got != "#99" {
 		t.Errorf("waker of the sleep: %q, want #99 (a task the stream does not name)", got)
@@ -239,5 +247,28 @@ func TestReconstructEmpty(t *testing.T) {
 	tl := reconstruct(nil)
 	if tl.events != 0 || len(tl.lanes) != 0 || tl.start != 0 || tl.end != 0 {
 		t.Errorf("%+v", tl)
+	}
+}
+
+// TestReconstructPermits: a task holding two permits of one semaphore at
+// once has two holds, drawn on two rows.
+func TestReconstructPermits(t *testing.T) {
+	tl := reconstruct([]Event{
+		ev(1, Create, 1),
+		ev(2, Acquire, 1).label("sem"),
+		ev(3, Acquire, 1).label("sem"),
+		ev(4, Release, 1).label("sem"),
+		ev(6, Release, 1).label("sem"),
+		ev(7, Start, 1),
+	})
+	var got []string
+	for _, r := range tl.resources {
+		for _, h := range r.holds {
+			got = append(got, fmt.Sprintf("%s: %v-%v by %d", r.name, h.start, h.end, h.task))
+		}
+	}
+	want := []string{"sem: 2µs-4µs by 1", "sem (2): 3µs-6µs by 1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("holds %q, want %q", got, want)
 	}
 }

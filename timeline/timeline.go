@@ -27,8 +27,8 @@ const (
 	// event came during the step); after EndFinish it has finished.
 	End
 	// Block: the running task waits (Wait: on what kind of thing; Label:
-	// the queues, descriptor or timer it waits for; Arg: its deadline on
-	// the recorder's clock, 0 if none).
+	// the queues, descriptor or timer it waits for; Arg: nanoseconds to
+	// its deadline, at least 1, or 0 if it has none).
 	Block
 	// Wake: a waiting task is made ready (Peer: by which task, 0 when by
 	// the loop itself: a descriptor became ready, a timer fired, a
@@ -114,35 +114,44 @@ type Event struct {
 	Wait  Wait   // Block: what kind of thing the task waits for
 	Task  uint64 // the task it concerns; 0 for the loop's own (Poll, Post)
 	Peer  uint64 // Wake: the task that woke it, 0 if the loop did
-	Arg   int64  // End: how (End*); Block: deadline; Poll: nanoseconds waited
+	Arg   int64  // End: how (End*); Block: ns to the deadline; Poll: ns waited
 	N     int64  // Poll: descriptors ready; Post: functions run
 	Name  string // the task's name
 	Label string // Block: what it waits for; Wake: why (by the loop); Panic: the value
 }
 
 // A Sink takes a Runtime's events as they happen, on the Runtime's
-// goroutine. It must not call back into the Runtime.
+// goroutine. It must not call back into the Runtime. Events come with a
+// zero Time: the sink stamps them on its own clock (a Recorder's starts
+// when it is made). Task IDs are a Runtime's own, so each Runtime needs a
+// sink of its own.
 type Sink interface {
 	Record(e Event)
 }
 
+// defaultEvents is how many events a zero Recorder keeps.
+const defaultEvents = 1 << 16
+
 // A Recorder is a Sink that keeps the last events in a ring, for Events to
 // return or a file to show. Record and Events may be called from different
 // goroutines: a program may write out what its loop recorded from a signal
-// handler's goroutine while the loop runs on.
+// handler's goroutine while the loop runs on. The zero Recorder keeps the
+// last 65536 events, its clock starting at its first.
 type Recorder struct {
 	mu      sync.Mutex
 	start   time.Time
-	ring    []Event
-	next    int    // where the next event goes
+	ring    []Event // grows to limit, then wraps
+	limit   int
+	next    int    // where the next event goes, once the ring is full
 	total   uint64 // events recorded, including those overwritten
 	stopped bool
 }
 
 // NewRecorder returns a Recorder keeping the last n events (at least 1),
-// its clock starting now.
+// its clock starting now. The ring grows as events come, so a large n
+// costs memory only once that many have been recorded.
 func NewRecorder(n int) *Recorder {
-	return &Recorder{start: time.Now(), ring: make([]Event, 0, max(n, 1))}
+	return &Recorder{start: time.Now(), limit: max(n, 1)}
 }
 
 // Record stamps e with the time since the recorder started and keeps it,
@@ -153,13 +162,16 @@ func (r *Recorder) Record(e Event) {
 	if r.stopped {
 		return
 	}
+	if r.limit == 0 { // a Recorder not made by NewRecorder
+		r.start, r.limit = time.Now(), defaultEvents
+	}
 	e.Time = time.Since(r.start)
-	if len(r.ring) < cap(r.ring) {
+	if len(r.ring) < r.limit {
 		r.ring = append(r.ring, e)
 	} else {
 		r.ring[r.next] = e
+		r.next = (r.next + 1) % r.limit
 	}
-	r.next = (r.next + 1) % cap(r.ring)
 	r.total++
 }
 
@@ -168,7 +180,7 @@ func (r *Recorder) Events() []Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Event, 0, len(r.ring))
-	if len(r.ring) == cap(r.ring) {
+	if len(r.ring) == r.limit {
 		out = append(out, r.ring[r.next:]...)
 		out = append(out, r.ring[:r.next]...)
 		return out

@@ -143,8 +143,10 @@ func dine(out, stderr io.Writer, tbl table) error {
 			fmt.Fprintln(stderr, "philosophers: task dump:", err)
 		}
 	}, syscall.SIGUSR1)
+	// Watched until the trace is written: a SIGUSR1 then, unwatched, would
+	// end the program with half a file.
+	defer stop()
 	err = rt.Run()
-	stop()
 	if rec != nil {
 		// A deadlock's trace is the one most wanted: if it cannot be
 		// written, say so as well as reporting the deadlock.

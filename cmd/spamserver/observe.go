@@ -92,18 +92,20 @@ func (o *observer) dump() {
 	o.writeTrace()
 }
 
-// finish stops watching, writes the trace and, with -v, prints the
+// finish writes the trace, stops watching for SIGUSR1 and, with -v, prints the
 // metrics: what the server does as it exits.
 func (o *observer) finish() {
-	if o.stopDump != nil {
-		o.stopDump()
-	}
 	if o.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		o.http.Shutdown(ctx)
 		cancel()
 	}
 	o.writeTrace()
+	// SIGUSR1 is watched until the trace is written: unwatched, it would
+	// end the server in the middle of the file.
+	if o.stopDump != nil {
+		o.stopDump()
+	}
 	if o.verbose {
 		for i, m := range o.metrics() {
 			o.log.Printf("spamserver: loop %d metrics: %s", i, m)

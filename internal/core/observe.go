@@ -10,8 +10,8 @@ import (
 
 // What a scheduler lets others see of its work: counters, the clock it
 // reads once a turn, and, when a sink is set, a timeline of events. None of
-// it costs the run loop's inner loop anything: RunSteps counts in local
-// variables, and with a sink it runs a copy of itself that records
+// it costs the run loop's inner loop anything: RunSteps counts its steps by
+// its own countdown, and with a sink it runs a copy of itself that records
 // (runStepsRecorded), so the loop without one has no check per step.
 
 // Stats counts what a scheduler's tasks have done since it was made.
@@ -45,6 +45,9 @@ func (s *Sched) Record(e timeline.Event) {
 // what a task woken meanwhile was woken by: "poller", "timer", "posted".
 func (s *Sched) SetSource(source string) { s.source = source }
 
+// Source returns what SetSource said last.
+func (s *Sched) Source() string { return s.source }
+
 // Tick reads the clock, once a turn: the time a wait starts, which a task
 // dump shows, is the turn's, which is precise enough to tell a task stuck
 // for seconds and costs no clock read per wait.
@@ -77,7 +80,10 @@ func (s *Sched) recordBlock(t *Task, deadline int64) {
 		e.Wait = waitKinds[w.first.q.kind]
 	}
 	if deadline != 0 {
-		e.Arg = deadline
+		// The time left, not the deadline: the recorder's clock is not
+		// the scheduler's (it starts elsewhere, or the scheduler's is
+		// virtual), but a duration means the same on both.
+		e.Arg = max(deadline-s.Now(), 1)
 	}
 	s.sink.Record(e)
 }
@@ -110,7 +116,7 @@ func (s *Sched) recordStep(t *Task, status Status) {
 // start and end of every step. It is a copy rather than a check in
 // RunSteps so that the loop without a sink pays nothing per step.
 func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
-	for {
+	for round := 1; ; round++ {
 		for ; n > 0; n-- {
 			t = s.ready.head
 			if t == nil || halt.Load() {
@@ -137,7 +143,7 @@ func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Stat
 				s.ready.head = t.next
 			}
 		}
-		if n = s.ready.n; n == 0 || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
+		if n = s.ready.n; n == 0 || round == roundsAlone || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
 			return nil, Yield, 0
 		}
 	}

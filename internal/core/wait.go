@@ -281,7 +281,7 @@ func (t *Task) wake(fired int, err error) {
 	s.ready.push(t)
 	s.stats.Wakeups++
 	s.stats.MaxReady = max(s.stats.MaxReady, s.ready.n)
-	if s.sink != nil {
+	if s.sink != nil && !s.closing { // a shutdown's wake-ups are not the program's: see SetClosing
 		s.recordWake(t)
 	}
 }
