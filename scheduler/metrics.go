@@ -75,10 +75,14 @@ type published struct {
 }
 
 // Metrics returns the scheduler's counters as of the end of one of its
-// last turns: at most a few thousand turns old while it is busy (they are
-// published every 64 passes of the run loop, and a pass runs at most 64
-// turns), and up to date whenever it waits or Run has returned. Any
-// goroutine may call it.
+// last turns, published every 64 turns and before every wait that may
+// block, and up to date once Run has returned. Any goroutine may call it.
+//
+// While the tasks only talk among themselves (no task parked on a
+// descriptor, no timer, no posted work), the run loop goes from turn to
+// turn without publishing, to cost those turns nothing, and Metrics shows
+// where they began. Anything that needs the loop (a Post, as Dump makes)
+// brings it out.
 func (s *Scheduler) Metrics() Metrics {
 	p := &s.published
 	return Metrics{

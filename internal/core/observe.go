@@ -116,7 +116,7 @@ func (s *Sched) recordStep(t *Task, status Status) {
 // start and end of every step. It is a copy rather than a check in
 // RunSteps so that the loop without a sink pays nothing per step.
 func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Status, left int) {
-	for round := 1; ; round++ {
+	for {
 		for ; n > 0; n-- {
 			t = s.ready.head
 			if t == nil || halt.Load() {
@@ -143,7 +143,7 @@ func (s *Sched) runStepsRecorded(n int, halt *atomic.Bool) (t *Task, status Stat
 				s.ready.head = t.next
 			}
 		}
-		if n = s.ready.n; n == 0 || round == roundsAlone || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
+		if n = s.ready.n; n == 0 || len(s.timers.heap) > 0 || s.parked > 0 || s.posted.Load() {
 			return nil, Yield, 0
 		}
 	}
