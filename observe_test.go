@@ -269,3 +269,51 @@ func TestDumpFromAnotherGoroutine(t *testing.T) {
 		t.Fatal("Dump of a stopped Runtime succeeded")
 	}
 }
+
+// TestRecorderEnds: a raw step's panic is recorded as a panic, not a kill;
+// and a deadlock's timeline ends as the deadlock did: as Run ends the
+// blocked tasks, the forks they held pass on to the others in line, and
+// neither those hand-overs nor the wake-ups that make them are recorded.
+func TestRecorderEnds(t *testing.T) {
+	rec := timeline.NewRecorder(1 << 12)
+	rt := newRuntime(t, lwtask.WithRecorder(rec))
+	rt.SetPanicHandler(func(*lwtask.PanicError) {})
+	rt.GoStep("faulty", func(*lwtask.Task) lwtask.Status { panic("step broke") })
+	forks := []*utensil.Utensil{utensil.New("fork 0"), utensil.New("fork 1")}
+	for i, name := range []string{"left", "right"} {
+		rt.Go(name, func(tk *lwtask.Task) {
+			forks[i].Acquire(tk)
+			tk.Yield()
+			forks[1-i].Acquire(tk) // each waits for the other's fork
+		})
+	}
+	var deadlock *lwtask.DeadlockError
+	if err := rt.Run(); !errors.As(err, &deadlock) {
+		t.Fatalf("Run: %v, want a deadlock", err)
+	}
+
+	var ends, holds []string
+	woken := false
+	killed := false
+	for _, e := range rec.Events() {
+		switch e.Kind {
+		case timeline.Finish, timeline.Panic, timeline.Kill:
+			ends = append(ends, fmt.Sprintf("%s %s %s", e.Name, e.Kind, e.Label))
+			killed = killed || e.Kind == timeline.Kill
+		case timeline.Acquire, timeline.Release:
+			holds = append(holds, fmt.Sprintf("%s %s %s", e.Name, e.Kind, e.Label))
+		case timeline.Wake:
+			woken = woken || killed // a wake-up once the shutdown has begun
+		}
+	}
+	if want := []string{"faulty panic step broke", "left kill ", "right kill "}; strings.Join(ends, "; ") != strings.Join(want, "; ") {
+		t.Errorf("ends: %q, want %q", ends, want)
+	}
+	want := []string{"left acquire fork 0", "right acquire fork 1", "left release fork 0", "right release fork 1"}
+	if strings.Join(holds, "; ") != strings.Join(want, "; ") {
+		t.Errorf("holds: %q, want %q (no hand-over while Run ends the tasks)", holds, want)
+	}
+	if woken {
+		t.Errorf("a wake-up was recorded while Run ended the deadlocked tasks:\n%s", describe(rec.Events()))
+	}
+}
