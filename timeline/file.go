@@ -21,13 +21,13 @@ import (
 // half a trace, nor loses the last whole one to a failed write.
 func WriteFile(path string, events []Event, title string) error {
 	var write func(io.Writer) error
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
-	case ".json":
+	switch Format(path) {
+	case "json":
 		write = func(w io.Writer) error { return WriteJSON(w, events) }
-	case ".html", ".htm":
+	case "html":
 		write = func(w io.Writer) error { return WriteHTML(w, events, title) }
 	default:
-		return fmt.Errorf("timeline: cannot write %s: extension %q is neither .json (a Chrome trace) nor .html or .htm (a page)", path, ext)
+		return fmt.Errorf("timeline: cannot write %s: extension %q is neither .json (a Chrome trace) nor .html or .htm (a page)", path, filepath.Ext(path))
 	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		// Renaming over it would say "file exists", which misleads.
@@ -58,6 +58,19 @@ func WriteFile(path string, events []Event, title string) error {
 		return errors.Join(err, os.Remove(f.Name()))
 	}
 	return nil
+}
+
+// Format returns the format WriteFile writes path in, by its extension
+// (of any case): "json", "html", or "" for neither. A command checks its
+// flag with it before it starts rather than after the run.
+func Format(path string) string {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return "json"
+	case ".html", ".htm":
+		return "html"
+	}
+	return ""
 }
 
 // pathError says that op on path failed, with the system's reason.

@@ -70,3 +70,14 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("the directory holds %s: want only the files written", got)
 	}
 }
+
+func TestFormat(t *testing.T) {
+	for path, want := range map[string]string{
+		"a.json": "json", "a.JSON": "json", "dir.html/a.htm": "html", "A.HTML": "html",
+		"a.txt": "", "a": "", "a.json.gz": "", "a.html~": "", ".json/a": "",
+	} {
+		if got := Format(path); got != want {
+			t.Errorf("Format(%q) = %q, want %q", path, got, want)
+		}
+	}
+}

@@ -39,7 +39,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,12 +235,8 @@ func parseFlags(args []string, stderr io.Writer) (table, error) {
 			}
 		}
 	}
-	if *trace != "" {
-		switch strings.ToLower(filepath.Ext(*trace)) {
-		case ".html", ".htm", ".json":
-		default:
-			return table{}, fmt.Errorf("-trace %s: want a .html or .json file", *trace)
-		}
+	if *trace != "" && timeline.Format(*trace) == "" {
+		return table{}, fmt.Errorf("-trace %s: want a .html or .json file", *trace)
 	}
 	return table{forks: *forks, seats: seats, butler: *butler, trace: *trace}, nil
 }

@@ -64,7 +64,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.StringVar(&obs.trace, "trace", "", "record the last events of the scheduling and write them at exit and on SIGUSR1, as a Chrome trace (FILE.json) or a web page (FILE.html)")
 	fs.IntVar(&obs.events, "trace-events", 1<<18, "how many of the last events -trace keeps")
 	fs.BoolVar(&obs.verbose, "v", false, "print the event loops' metrics at exit")
-	fs.StringVar(&obs.expvar, "expvar", "", "serve the metrics, with expvar, at http://`ADDR`/debug/vars")
+	fs.StringVar(&obs.expvar, "expvar", "", "serve the metrics, with expvar, at http://`ADDR`/debug/vars (with expvar's own: the command line and the Go runtime's memory statistics; bind it to a private address)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -39,9 +39,7 @@ type observer struct {
 // check refuses flags that cannot work, before anything starts.
 func (o *observer) check() error {
 	if o.trace != "" {
-		switch strings.ToLower(filepath.Ext(o.trace)) {
-		case ".json", ".html", ".htm":
-		default:
+		if timeline.Format(o.trace) == "" {
 			return fmt.Errorf("-trace %s: want a .json or .html file", o.trace)
 		}
 		if o.events < 1 {
