@@ -59,9 +59,17 @@ type chanWaiter[T any] struct {
 // ended before it took what its wake-up brought: a value handed to a
 // receiver killed before it ran goes back to the channel, for the next
 // receiver, so that nothing sent is lost.
+//
+// Only a receiver's record is released here. A sender's belongs to what
+// made it: a SendCase's is dropped by its Select as that unwinds, and a
+// Send's, unwound past the call that would release it, is left to the
+// collector. Releasing it here as well put it in the free list twice.
 func (cw *chanWaiter[T]) Unclaimed() {
+	if !cw.recv {
+		return
+	}
 	c := cw.c
-	if cw.recv && cw.done {
+	if cw.done {
 		if ok, _ := c.handTo(cw.val); !ok {
 			c.returned = append(c.returned, cw.val)
 		}

@@ -744,6 +744,83 @@ func TestChanKill(t *testing.T) {
 		}
 	}
 
+	// Killed after its wait was satisfied but before it ran: a sender's
+	// value has gone to the receiver, a receiver's goes back to the
+	// channel, and the channel's records are given back exactly once, so
+	// that it works on for the living.
+	for _, tc := range []struct {
+		name string
+		park func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task
+		recv bool
+	}{
+		{"Send", func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task {
+			return s.Go("victim", func(tk *task.Task) { c.Send(tk, 1) })
+		}, false},
+		{"Select send first", func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task {
+			return s.Go("victim", func(tk *task.Task) {
+				task.Select(tk, c.SendCase(1), task.NewChan[int]("x", 0).SendCase(-2))
+			})
+		}, false},
+		{"Select send second", func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task {
+			return s.Go("victim", func(tk *task.Task) {
+				var v int
+				task.Select(tk, task.NewChan[int]("never", 0).RecvCase(&v), c.SendCase(1))
+			})
+		}, false},
+		{"Recv", func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task {
+			return s.Go("victim", func(tk *task.Task) { c.Recv(tk) })
+		}, true},
+		{"Select recv second", func(s *scheduler.Scheduler, c *task.Chan[int]) *task.Task {
+			return s.Go("victim", func(tk *task.Task) {
+				var v int
+				task.Select(tk, task.NewChan[int]("never", 0).RecvCase(&v), c.RecvCase(&v))
+			})
+		}, true},
+	} {
+		t.Run("fired then killed: "+tc.name, func(t *testing.T) {
+			s := scheduler.New()
+			c := task.NewChan[int]("c", 0)
+			victim := tc.park(s, c)
+			var tr tasktest.Trace
+			s.Go("killer", func(tk *task.Task) {
+				if tc.recv {
+					ok, err := c.TrySend(1)
+					tr.Printf("TrySend: %v %v", ok, err)
+				} else {
+					v, ok, err := c.TryRecv()
+					tr.Printf("TryRecv: %d %v %v", v, ok, err)
+				}
+				s.Kill(victim)
+				if tc.recv { // the value handed to the dead is the channel's again
+					v, err := c.Recv(tk)
+					tr.Printf("Recv after the kill: %d %v", v, err)
+				}
+			})
+			// Both senders wait, each in a record of its own, before the
+			// receivers come.
+			for i := range 2 {
+				s.Go("sender", func(tk *task.Task) { c.Send(tk, 10+i) })
+			}
+			for range 2 {
+				s.Go("receiver", func(tk *task.Task) {
+					tk.Yield()
+					v, err := c.Recv(tk)
+					tr.Printf("received %d %v", v, err)
+				})
+			}
+			tasktest.Run(t, s)
+			first := "TryRecv: 1 true <nil>"
+			if tc.recv {
+				first = "TrySend: true <nil>"
+			}
+			want := []string{first}
+			if tc.recv {
+				want = append(want, "Recv after the kill: 1 <nil>")
+			}
+			tr.Check(t, append(want, "received 10 <nil>", "received 11 <nil>")...)
+		})
+	}
+
 	// A killed task's deferred calls may use the channel, but not wait.
 	t.Run("deferred", func(t *testing.T) {
 		s := scheduler.New()

@@ -55,6 +55,7 @@ func Select(t *Task, cases ...Case) (i int, err error) {
 	// A variable of its own: assigning the copy to cases would make the
 	// caller's slice escape too, and allocate at every call.
 	cs := scratch(ct, cases)
+	i = -1 // until a case completes: a Select unwound by its task's end drops them all
 	defer dropCases(cs, &i)
 	if i, err, ok := pollCases(t, cs, -1); ok {
 		return i, err
@@ -309,6 +310,7 @@ func (recvCase[T]) poll(cs *Case, _ *Task) (bool, error) {
 func (recvCase[T]) arm(cs *Case, t *Task, i int) {
 	c := cs.obj.(*Chan[T])
 	cw := c.waiter()
+	cw.recv = true // a value handed to it goes back if t ends first: see Unclaimed
 	cs.w = t.core().EnqueueAs(c.recvq.core(), &cw.w, i)
 }
 
