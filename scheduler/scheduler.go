@@ -81,10 +81,17 @@ func New(opts ...Option) *Scheduler {
 	for _, o := range opts {
 		o(s)
 	}
-	if es, ok := s.events.(interface{ Serve(*core.Sched) }); ok {
+	switch es := s.events.(type) {
+	case interface{ Serve(*core.Sched) }:
 		// fdqueue's: it refuses tasks of other schedulers, and tallies its
 		// parked tasks where the run loop reads them (core.Sched.Parked).
 		es.Serve(&s.core)
+	case *idleWaiter: // never has a task parked
+	default:
+		// A source of the program's own: RunSteps cannot see whether
+		// tasks wait on it, so the loop polls it between every two turns,
+		// as EventSource promises.
+		s.core.PollEveryTurn()
 	}
 	s.ready, _ = s.events.(readyCounter)
 	return s

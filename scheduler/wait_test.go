@@ -481,3 +481,38 @@ func TestWakeSelfBlocked(t *testing.T) {
 		t.Fatalf("%d steps, woken with %v; want 2 steps and %v", steps, woken, errShut)
 	}
 }
+
+// countingSource is an event source of the program's own, which keeps its
+// parked count itself: a task may say one waits on it.
+type countingSource struct {
+	parked int
+	waits  int
+}
+
+func (c *countingSource) Parked() int { return c.parked }
+func (c *countingSource) Wait(time.Duration) error {
+	c.waits++
+	return nil
+}
+func (c *countingSource) Wakeup() {}
+
+// TestOwnEventSourcePolledEveryTurn: while tasks keep yielding, an event
+// source of the program's own with a task parked on it is polled between
+// every two turns, as fdqueue's is: the yielders cannot starve it.
+func TestOwnEventSourcePolledEveryTurn(t *testing.T) {
+	src := &countingSource{parked: 1}
+	s := scheduler.New(scheduler.WithEventSource(src))
+	const turns = 1000
+	for range 2 {
+		s.Go("yielder", func(tk *task.Task) {
+			for range turns {
+				tk.Yield()
+			}
+			src.parked = 0 // nothing waits on it any more: Run may end
+		})
+	}
+	tasktest.Run(t, s)
+	if src.waits < turns {
+		t.Errorf("the source was polled %d times in %d turns, want one a turn", src.waits, turns)
+	}
+}

@@ -45,6 +45,13 @@ type Sched struct {
 // parked in them (core.Queue.Tally), which the run loop reads between turns.
 func (s *Sched) Parked() *int { return &s.parked }
 
+// PollEveryTurn makes RunSteps return after every turn, for the run loop
+// to poll its event source then: for a source that keeps no tally in
+// Parked, of which RunSteps cannot tell whether a task waits on it. It
+// counts as a task parked for good, which costs the loop no check of its
+// own.
+func (s *Sched) PollEveryTurn() { s.parked++ }
+
 // Posted returns the flag that says work has been posted from another
 // goroutine and not yet taken.
 func (s *Sched) Posted() *atomic.Bool { return &s.posted }
