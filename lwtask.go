@@ -304,11 +304,7 @@ func (r *Runtime) enter(t *Task, op string) error {
 // tryEnter is enter for a raw step: it returns ErrAgain, instead of
 // yielding, when t's turn is spent.
 func (r *Runtime) tryEnter(t *Task, op string) error {
-	c := r.own(t, op)
-	if !c.Spend(op) {
-		return ErrAgain
-	}
-	return c.Cancellation()
+	return r.own(t, op).CheckpointStep(op)
 }
 
 func (r *Runtime) own(t *Task, op string) *core.Task {

@@ -846,3 +846,40 @@ type runContext struct {
 
 func (r runContext) Run() error { return r.s.RunContext(r.ctx) }
 func (r runContext) Stop()      { r.s.Stop() }
+
+// TestCancelOperationsThatNeedNotWait: once a task is cancelled, every
+// operation fails with its cancellation, also those that could complete at
+// once (a send with room, a receive with a value, a Select with a ready
+// case), in both forms, and leaves the channel as it was.
+func TestCancelOperationsThatNeedNotWait(t *testing.T) {
+	s := scheduler.New()
+	cause := errors.New("enough")
+	full := task.NewChan[int]("full", 1)
+	full.TrySend(7)
+	room := task.NewChan[int]("room", 1)
+	var errs []error
+	s.Go("generator", func(tk *task.Task) {
+		tk.Cancel(cause)
+		var v int
+		_, err := full.Recv(tk)
+		errs = append(errs, room.Send(tk, 1), err)
+		_, err = task.Select(tk, full.RecvCase(&v), room.SendCase(2))
+		errs = append(errs, err)
+	})
+	s.GoStep("step", func(tk *task.Task) task.Status {
+		tk.Cancel(cause)
+		var v int
+		_, err := full.RecvStep(tk)
+		errs = append(errs, room.SendStep(tk, 3), err)
+		_, err = task.SelectStep(tk, full.RecvCase(&v), room.SendCase(4))
+		errs = append(errs, err)
+		return task.Finish
+	})
+	cxRun(t, s)
+	for i, err := range errs {
+		cxWantCanceled(t, fmt.Sprintf("operation %d", i), err, cause)
+	}
+	if full.Len() != 1 || room.Len() != 0 {
+		t.Errorf("after the cancelled operations: %d and %d values, want 1 and 0: nothing taken or given", full.Len(), room.Len())
+	}
+}

@@ -17,7 +17,7 @@ var ErrChanClosed = errors.New("channel closed")
 // when the operation could not complete without suspending the task: the
 // task has been parked until it can, or its turn is spent. The step returns
 // Yield and calls the same operation again at its next step.
-var ErrAgain = errors.New("operation would suspend the task: return Yield and try again")
+var ErrAgain = core.ErrAgain
 
 // Chan is a channel between the tasks of one scheduler, of values of type
 // T: libtask's Channel, trio's memory channel, Go's chan for tasks.
@@ -110,7 +110,9 @@ func (c *Chan[T]) Send(t *Task, v T) error { return c.SendUntil(t, v, time.Time{
 // and v is not sent. The zero time means none.
 func (c *Chan[T]) SendUntil(t *Task, v T, deadline time.Time) error {
 	ct := t.core()
-	ct.Checkpoint("Send")
+	if err := ct.Checkpoint("Send"); err != nil {
+		return err
+	}
 	if ok, err := c.TrySend(v); ok || err != nil {
 		return err
 	}
@@ -180,8 +182,8 @@ func (c *Chan[T]) SendStep(t *Task, v T) error {
 			return err
 		}
 	}
-	if !ct.Spend("SendStep") {
-		return ErrAgain
+	if err := ct.CheckpointStep("SendStep"); err != nil {
+		return err
 	}
 	if ok, err := c.TrySend(v); ok || err != nil {
 		return err
@@ -205,7 +207,10 @@ func (c *Chan[T]) Recv(t *Task) (T, error) { return c.RecvUntil(t, time.Time{}) 
 // The zero time means none.
 func (c *Chan[T]) RecvUntil(t *Task, deadline time.Time) (T, error) {
 	ct := t.core()
-	ct.Checkpoint("Recv")
+	if err := ct.Checkpoint("Recv"); err != nil {
+		var zero T
+		return zero, err
+	}
 	if v, ok, err := c.TryRecv(); ok || err != nil {
 		return v, err
 	}
@@ -292,8 +297,8 @@ func (c *Chan[T]) RecvStep(t *Task) (T, error) {
 			return zero, err
 		}
 	}
-	if !ct.Spend("RecvStep") {
-		return zero, ErrAgain
+	if err := ct.CheckpointStep("RecvStep"); err != nil {
+		return zero, err
 	}
 	if v, ok, err := c.TryRecv(); ok || err != nil {
 		return v, err

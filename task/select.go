@@ -51,12 +51,15 @@ type caseOp interface {
 // no error.
 func Select(t *Task, cases ...Case) (i int, err error) {
 	ct := t.core()
-	ct.Checkpoint("Select")
+	cerr := ct.Checkpoint("Select")
 	// A variable of its own: assigning the copy to cases would make the
 	// caller's slice escape too, and allocate at every call.
 	cs := scratch(ct, cases)
 	i = -1 // until a case completes: a Select unwound by its task's end drops them all
 	defer dropCases(cs, &i)
+	if cerr != nil {
+		return -1, cerr
+	}
 	if i, err, ok := pollCases(t, cs, -1); ok {
 		return i, err
 	}
@@ -213,8 +216,8 @@ func SelectStep(t *Task, cases ...Case) (i int, err error) {
 			return fired, err
 		}
 	}
-	if !ct.Spend("SelectStep") {
-		return -1, ErrAgain
+	if err := ct.CheckpointStep("SelectStep"); err != nil {
+		return -1, err
 	}
 	if i, err, ok := pollCases(t, cs, -1); ok {
 		return i, err

@@ -54,10 +54,7 @@ func (e *Event) WaitUntil(t *Task, deadline time.Time) error {
 // Yield and calls WaitStep again at its next step.
 func (e *Event) WaitStep(t *Task) error {
 	ct := t.core()
-	if !ct.Spend("Event.WaitStep") {
-		return ErrAgain
-	}
-	if err := ct.Cancellation(); err != nil {
+	if err := ct.CheckpointStep("Event.WaitStep"); err != nil {
 		return err
 	}
 	if ct.TakeWaitTag() == e { // back from this step form's wait
@@ -157,10 +154,7 @@ func (s *Semaphore) TryAcquire(t *Task) bool {
 // if one was handed to it; it calls AcquireStep again only if not.
 func (s *Semaphore) AcquireStep(t *Task) error {
 	ct := t.core()
-	if !ct.Spend("Semaphore.AcquireStep") {
-		return ErrAgain
-	}
-	if err := ct.Cancellation(); err != nil {
+	if err := ct.CheckpointStep("Semaphore.AcquireStep"); err != nil {
 		return err
 	}
 	if s.TryAcquire(t) {
@@ -224,10 +218,7 @@ func (wg *WaitGroup) Done() { wg.Add(-1) }
 // ErrAgain with t parked until it is.
 func (wg *WaitGroup) WaitStep(t *Task) error {
 	ct := t.core()
-	if !ct.Spend("WaitGroup.WaitStep") {
-		return ErrAgain
-	}
-	if err := ct.Cancellation(); err != nil {
+	if err := ct.CheckpointStep("WaitGroup.WaitStep"); err != nil {
 		return err
 	}
 	if wg.n == 0 {

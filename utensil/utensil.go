@@ -114,11 +114,11 @@ func (u *Utensil) AcquireUntil(t *task.Task, deadline time.Time) error {
 // Holder() is not t when it runs again asks again, unless t.WaitErr() says
 // its wait was ended otherwise.
 func (u *Utensil) Request(t *task.Task) (granted bool, err error) {
-	switch {
-	case !(*core.Task)(t).Spend("Request"): // first: it checks that t is the running task
+	switch err := (*core.Task)(t).CheckpointStep("Request"); { // first: it checks that t is the running task
+	case err == core.ErrAgain:
 		return false, nil
-	case (*core.Task)(t).Cancellation() != nil:
-		return false, (*core.Task)(t).Cancellation()
+	case err != nil:
+		return false, err
 	case u.owner == t:
 		return false, fmt.Errorf("%w: %s holds %s", ErrAlreadyHeld, t, u.Name())
 	case u.owner == nil:

@@ -35,8 +35,11 @@ type Step func(t *Task) Status
 // so that a timed-out wait satisfies errors.Is(err, os.ErrDeadlineExceeded)
 // and reads as a net.Error whose Timeout() is true.
 var (
-	ErrTimeout     = os.ErrDeadlineExceeded
-	ErrKilled      = errors.New("task killed")
+	ErrTimeout = os.ErrDeadlineExceeded
+	ErrKilled  = errors.New("task killed")
+	// ErrAgain is task.ErrAgain: what CheckpointStep returns when the
+	// turn is spent.
+	ErrAgain       = errors.New("operation would suspend the task: return Yield and try again")
 	ErrInterrupted = errors.New("wait interrupted")
 )
 

@@ -347,10 +347,25 @@ func (t *Task) Checkpoint(op string) error {
 	return nil
 }
 
-// Spend is Checkpoint for a raw step: it counts one operation and reports
-// whether the turn had room for it. When it reports false the operation
-// must not be done: the step returns Yield and tries again at its next
-// turn. A raw step's operation asks Cancellation itself.
+// CheckpointStep is Checkpoint for a raw step's operation: it counts the
+// operation against the turn and returns ErrAgain, for the step to return
+// Yield and try again, if the turn is spent; otherwise t's cancellation,
+// if any, as Checkpoint does.
+func (t *Task) CheckpointStep(op string) error {
+	if !t.Spend(op) {
+		return ErrAgain
+	}
+	if t.flags&scoped != 0 {
+		return t.cancelled()
+	}
+	return nil
+}
+
+// Spend counts one operation of the raw step t against its turn and
+// reports whether the turn had room for it. When it reports false the
+// operation must not be done: the step returns Yield and tries again at
+// its next turn. Operations use CheckpointStep, which also delivers t's
+// cancellation.
 func (t *Task) Spend(op string) bool {
 	if t.s.current != t {
 		t.notRunning(op)
