@@ -228,6 +228,7 @@ func (s *server) handle(t *lwtask.Task, c *lwtask.Conn) {
 		line, err := c.ReadLine(t)
 		if errors.Is(err, lwtask.ErrLineTooLong) {
 			refuse(t, c)
+			return // the client was answered: nothing went wrong to log
 		}
 		if err == nil {
 			err = serve(t, c, line)
@@ -257,14 +258,7 @@ func refuse(t *lwtask.Task, c *lwtask.Conn) {
 		return
 	}
 	c.SetReadDeadline(time.Now().Add(lingerTime))
-	discard := make([]byte, 4096)
-	for n := 0; n < lingerBytes; {
-		m, err := c.Read(t, discard)
-		if err != nil {
-			return
-		}
-		n += m
-	}
+	io.Copy(io.Discard, io.LimitReader(c.For(t), lingerBytes))
 }
 
 // serve answers one request.

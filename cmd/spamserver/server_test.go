@@ -24,6 +24,11 @@ func TestProtocol(t *testing.T) {
 		for _, tc := range protocolTests {
 			t.Run(tc.name, func(t *testing.T) { tc.test(t, s) })
 		}
+		// Bad requests, lines too long and clients that leave are the
+		// protocol's business, not errors: a quiet server logs none.
+		if log := s.stderr.String(); strings.Contains(log, "Handler") {
+			t.Errorf("the quiet server logged errors:\n%s", log)
+		}
 	})
 }
 
