@@ -7,8 +7,10 @@ import "github.com/lwtask/lwtask/internal/core"
 // t.Block(q) in a raw step) and leave it in order, woken by q.Unblock,
 // q.WakeAll, their deadline, Wake or their end.
 //
-// The zero Queue is empty and ready to use; NewQueue gives it a label,
-// which task dumps and deadlock reports show (e.g. "fork 2", "doorbell").
+// The zero Queue is empty and ready to use. Its one field, Label, is what
+// task dumps and deadlock reports show a task waiting in it for (e.g.
+// "fork 2", "doorbell"): NewQueue sets it, or set it before a task waits.
+// (go doc does not list it, Queue being defined on core's type.)
 // A Queue is intrusive: joining and leaving it are O(1) and allocate
 // nothing. It must be used by the tasks of one scheduler only.
 type Queue core.Queue

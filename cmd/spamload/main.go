@@ -95,6 +95,13 @@ func parseFlags(args []string, stderr io.Writer) (config, bool) {
 	return cfg, true
 }
 
+// Upper bounds for the flags: far beyond what one client can use, low
+// enough that the buffers and slices they size can be made.
+const (
+	maxConns = 1 << 20 // -conns and -probe together, and -idle
+	maxDepth = 1 << 16
+)
+
 func (cfg config) check(nargs int) error {
 	switch {
 	case nargs > 0:
@@ -103,6 +110,14 @@ func (cfg config) check(nargs int) error {
 		return errors.New("-conns, -n and -depth must be at least 1")
 	case cfg.idle < 0 || cfg.duration < 0 || cfg.warmup < 0 || cfg.probe < 0:
 		return errors.New("-idle, -probe, -duration and -warmup must not be negative")
+	case cfg.depth > maxDepth:
+		return fmt.Errorf("-depth must be at most %d", maxDepth)
+	case cfg.conns > maxConns || cfg.probe > maxConns-cfg.conns: // no overflow: 1 <= conns <= maxConns
+		return fmt.Errorf("-conns and -probe together must be at most %d", maxConns)
+	case cfg.idle > maxConns:
+		return fmt.Errorf("-idle must be at most %d", maxConns)
+	case cfg.idle > 0 && cfg.probe > 0:
+		return errors.New("-probe cannot be used with -idle")
 	}
 	return nil
 }

@@ -95,6 +95,26 @@ func TestBadFlags(t *testing.T) {
 			t.Errorf("run(%q) = %d, want 2", args, got)
 		}
 	}
+	// Values too large to make the buffers, slices or connections they
+	// ask for, and flags that do not go together: status 2 and one line
+	// saying why, not a panic. The address is never dialled.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-depth", "100000000000000"}, "spamload: -depth must be at most 65536\n"},
+		{[]string{"-depth", "65537"}, "spamload: -depth must be at most 65536\n"},
+		{[]string{"-conns", "9223372036854775807", "-probe", "1"}, "spamload: -conns and -probe together must be at most 1048576\n"},
+		{[]string{"-conns", "1", "-probe", "9223372036854775807"}, "spamload: -conns and -probe together must be at most 1048576\n"},
+		{[]string{"-conns", "1048576", "-probe", "1"}, "spamload: -conns and -probe together must be at most 1048576\n"},
+		{[]string{"-idle", "9223372036854775807"}, "spamload: -idle must be at most 1048576\n"},
+		{[]string{"-idle", "2", "-probe", "1"}, "spamload: -probe cannot be used with -idle\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := run(append(tc.args, "-addr", "127.0.0.1:0"), &stdout, &stderr); got != 2 || stdout.Len() > 0 || stderr.String() != tc.want {
+			t.Errorf("run(%q) = %d, stdout %q, stderr %q; want 2 and %q", tc.args, got, stdout.String(), stderr.String(), tc.want)
+		}
+	}
 }
 
 func TestHistogram(t *testing.T) {

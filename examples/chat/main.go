@@ -43,6 +43,10 @@ import (
 // machine only.
 const defaultAddr = "127.0.0.1:4201"
 
+// maxOutbox is the most lines -outbox may ask for: each member's outbox
+// is made that size when it joins.
+const maxOutbox = 10000
+
 // config is what the flags say.
 type config struct {
 	addr   string
@@ -69,6 +73,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	case *outbox < 1:
 		fmt.Fprintln(stderr, "chat: -outbox must be at least 1")
+		return 2
+	case *outbox > maxOutbox:
+		fmt.Fprintf(stderr, "chat: -outbox must be at most %d\n", maxOutbox)
 		return 2
 	}
 	cfg := config{addr: *addr, outbox: *outbox}

@@ -75,6 +75,15 @@ func TestBadFlags(t *testing.T) {
 			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and a message", args, code, stdout.String(), stderr.String())
 		}
 	}
+	// An outbox too big to make: refused with one line, not a panic at
+	// the demo's first join.
+	for _, args := range [][]string{{"-outbox", "10001"}, {"-demo", "-outbox", "100000000000000"}} {
+		var stdout, stderr bytes.Buffer
+		const want = "chat: -outbox must be at most 10000\n"
+		if code := run(args, &stdout, &stderr); code != 2 || stdout.Len() > 0 || stderr.String() != want {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and %q", args, code, stdout.String(), stderr.String(), want)
+		}
+	}
 }
 
 // TestCommand runs the server as the program a user runs: it logs where

@@ -23,9 +23,6 @@ type Waiter struct {
 // Task returns the task that waits.
 func (w *Waiter) Task() *Task { return w.t }
 
-// Queued reports whether w is still in a queue.
-func (w *Waiter) Queued() bool { return w.q != nil }
-
 // A Queue is a FIFO of waiters: the tasks waiting for one thing, such as a
 // utensil, a descriptor, a channel. It is a circular doubly linked list
 // with no sentinel: head is the front, head.prev the back. The zero Queue
@@ -139,14 +136,4 @@ func (q *Queue) WakeAll(err error) int {
 		n++
 	}
 	return n
-}
-
-// Each calls f for every waiter in q, front to back. f must not change q.
-func (q *Queue) Each(f func(*Waiter)) {
-	w := q.head
-	for i := q.n; i > 0; i-- {
-		next := w.next
-		f(w)
-		w = next
-	}
 }

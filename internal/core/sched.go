@@ -117,9 +117,6 @@ func (s *Sched) Len() int { return len(s.table.tasks) }
 // ReadyLen returns the number of tasks in the ready list.
 func (s *Sched) ReadyLen() int { return s.ready.n }
 
-// Front returns the task at the head of the ready list, or nil.
-func (s *Sched) Front() *Task { return s.ready.head }
-
 // Timers returns the number of tasks in timed waits.
 func (s *Sched) Timers() int { return len(s.timers.heap) }
 

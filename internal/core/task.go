@@ -160,9 +160,6 @@ func (t *Task) Deadline(d time.Time) int64 { return t.s.Deadline(d) }
 // Done reports whether t has finished or been ended.
 func (t *Task) Done() bool { return t.flags&done != 0 }
 
-// Ending reports whether t is being ended or has ended.
-func (t *Task) Ending() bool { return t.flags&(ending|done) != 0 }
-
 // State is where a task is in its life; task.State has the same values.
 type State uint8
 
