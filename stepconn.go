@@ -151,10 +151,9 @@ func (sc *stepConn) readIn(t *Task) error {
 		}
 		c.wbuf = nil
 	}
-	if err := c.f.rt.fds.BlockForReading(t, c.f.fd, c.f.readDeadline); err != nil {
-		return err
-	}
-	return ErrAgain
+	// As TryRead parks: a read deadline that has passed is the end of
+	// the wait, not a reason to wait again.
+	return c.f.park(t, "read", c.f.readDeadline, c.f.rt.fds.BlockForReading)
 }
 
 // end closes the connection once its output is out. If the peer may still
