@@ -116,3 +116,35 @@ func TestCloseTwiceConn(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseDuringFlush: Close while another task's Flush waits for room
+// counts the output that Flush had taken out as unsent too, and none of it
+// comes back into the closed connection; the Flush fails with ErrClosed.
+func TestCloseDuringFlush(t *testing.T) {
+	eachPoller(t, func(t *testing.T, rt *lwtask.Runtime) {
+		a, _ := newSocketPair(t, rt)
+		c := lwtask.NewConn(a)
+		const size = 1 << 20 // far more than the socket takes: the Flush waits
+		var flushErr, closeErr error
+		rt.Go("flusher", func(tk *lwtask.Task) {
+			c.WriteString(tk, strings.Repeat("x", size))
+			flushErr = c.Flush(tk)
+		})
+		rt.Go("closer", func(tk *lwtask.Task) { // runs once the flusher waits
+			if c.Unflushed() == 0 {
+				t.Error("nothing waiting to be written: the Flush did not wait")
+			}
+			closeErr = c.Close()
+		})
+		runAll(t, rt)
+		if !errors.Is(flushErr, lwtask.ErrClosed) {
+			t.Errorf("the parked Flush: %v, want ErrClosed", flushErr)
+		}
+		if !errors.Is(closeErr, lwtask.ErrUnsent) {
+			t.Errorf("Close during the Flush: %v, want ErrUnsent: its output was dropped", closeErr)
+		}
+		if n := c.Unflushed(); n != 0 {
+			t.Errorf("%d bytes back in the closed connection, want 0", n)
+		}
+	})
+}

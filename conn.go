@@ -47,6 +47,7 @@ type Conn struct {
 	wbuf     []byte // output not yet written
 	werr     error  // the write error that broke the connection: every later write gets it
 	flushing bool   // a task is writing output out, parked while the descriptor is full
+	inflight []byte // what that task has taken out of wbuf and not written yet: see flush
 	flushed  Queue  // tasks waiting for that task's Flush to end
 
 	lineReady, inputReady func(*task.Task) bool // made once, for LineCase and ReadableCase
@@ -88,7 +89,7 @@ func (c *Conn) Buffered() int { return c.w - c.r }
 
 // Unflushed returns the number of bytes written to c but not yet to the
 // descriptor.
-func (c *Conn) Unflushed() int { return len(c.wbuf) }
+func (c *Conn) Unflushed() int { return len(c.inflight) + len(c.wbuf) }
 
 // ReadLine returns the next line, without its "\n" or "\r\n", parking t
 // until it has arrived. A last line with no line ending before EOF is
@@ -362,17 +363,18 @@ func (c *Conn) flushOut(t *Task) error {
 		return nil
 	}
 	c.flushing = true
-	var unwritten []byte // taken out of wbuf and not written yet
 	defer func() {
-		if len(unwritten) > 0 {
+		if len(c.inflight) > 0 && !c.f.closed {
 			// The wait for room ended but the connection is not broken:
 			// a deadline passed, or t is being ended (killed, or its
 			// runtime stopping; the wait failed with ErrKilled, or
 			// unwound). The output, other tasks' too, must not be lost
 			// while their Flush reports success: it goes back ahead of
 			// what was gathered meanwhile, for the next Flush or Close.
-			c.wbuf = append(unwritten, c.wbuf...)
+			// (Closed meanwhile, Close has counted it as unsent.)
+			c.wbuf = append(c.inflight, c.wbuf...)
 		}
+		c.inflight = nil
 		c.flushing = false
 		c.flushed.WakeAll(nil)
 	}()
@@ -381,16 +383,16 @@ func (c *Conn) flushOut(t *Task) error {
 		// gathered meanwhile goes to another and follows it.
 		buf := c.wbuf
 		c.wbuf = nil
-		unwritten = buf
-		err, broken := c.writeAll(t, &unwritten)
+		c.inflight = buf
+		err, broken := c.writeAll(t, &c.inflight)
 		if broken {
 			// The connection is broken: drop the output, and make every
 			// later write say so. (A wait that ended instead, with a
 			// timeout, a cancellation, or the task ended, leaves it for a
 			// later Flush.)
-			unwritten, c.wbuf, c.werr = nil, nil, err
+			c.inflight, c.wbuf, c.werr = nil, nil, err
 		}
-		if len(unwritten) == 0 && cap(buf) == bufferSize {
+		if len(c.inflight) == 0 && cap(buf) == bufferSize {
 			c.f.rt.putBuffer(buf[:bufferSize])
 		}
 		if err != nil {
@@ -440,22 +442,34 @@ func (c *Conn) CloseWrite(t *Task) error {
 func (c *Conn) Close() error {
 	unsent := 0
 	if !c.f.closed {
-		for len(c.wbuf) > 0 {
-			n, err := c.f.write(c.wbuf)
-			c.wbuf = c.wbuf[n:]
-			if err != nil {
-				break
-			}
+		// What a Flush parked in another task has taken out goes first:
+		// it was gathered first, and nothing may overtake it.
+		if unsent = c.writeNow(&c.inflight); unsent == 0 {
+			unsent = c.writeNow(&c.wbuf)
+		} else {
+			unsent += len(c.wbuf)
 		}
-		unsent = len(c.wbuf)
 	}
 	c.f.rt.putBuffer(c.rbuf)
-	c.rbuf, c.wbuf, c.r, c.w = nil, nil, 0, 0
+	c.rbuf, c.wbuf, c.inflight, c.r, c.w = nil, nil, nil, 0, 0
 	err := c.f.Close()
 	if err == nil && unsent > 0 {
 		err = c.f.wrap("close", fmt.Errorf("%w: %d bytes", ErrUnsent, unsent))
 	}
 	return err
+}
+
+// writeNow writes what it can of *p without waiting, keeps the rest in *p
+// and returns its length.
+func (c *Conn) writeNow(p *[]byte) int {
+	for len(*p) > 0 {
+		n, err := c.f.write(*p)
+		*p = (*p)[n:]
+		if err != nil {
+			break
+		}
+	}
+	return len(*p)
 }
 
 // For binds c to the task that uses it, as an io.ReadWriter whose Write is

@@ -508,10 +508,14 @@ func TestClosedErrors(t *testing.T) {
 				}
 				tk.Yield()
 			}
-			for _, c := range []io.Closer{rd, fullW, l, conn} {
+			for _, c := range []io.Closer{rd, fullW, l} {
 				if err := c.Close(); err != nil {
 					t.Errorf("Close: %v", err)
 				}
+			}
+			// The parked Flush's output cannot go out: Close says so.
+			if err := conn.Close(); !errors.Is(err, lwtask.ErrUnsent) {
+				t.Errorf("Close of the connection being flushed: %v, want ErrUnsent", err)
 			}
 		})
 		runAll(t, rt)
