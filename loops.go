@@ -208,7 +208,7 @@ func (l *Loops) listenEach(network, address string) ([]*Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			serr = setReusePort(int(fd))
 		})
 		return errors.Join(err, serr)
 	}}
