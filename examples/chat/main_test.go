@@ -77,7 +77,7 @@ func TestBadFlags(t *testing.T) {
 	}
 	// An outbox too big to make: refused with one line, not a panic at
 	// the demo's first join.
-	for _, args := range [][]string{{"-outbox", "10001"}, {"-demo", "-outbox", "100000000000000"}} {
+	for _, args := range [][]string{{"-demo", "-outbox", "10001"}, {"-demo", "-outbox", "100000000000000"}} {
 		var stdout, stderr bytes.Buffer
 		const want = "chat: -outbox must be at most 10000\n"
 		if code := run(args, &stdout, &stderr); code != 2 || stdout.Len() > 0 || stderr.String() != want {

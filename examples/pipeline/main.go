@@ -23,8 +23,8 @@
 // has ended when Run returns. The exit status is 0 in both cases, and 2
 // for bad flags.
 //
-// Flags: -items (20), -workers (3), -work (10ms), -buffer (2), -timeout
-// (1s).
+// Flags: -items (20, at most 1000000), -workers (3, at most 10000), -work
+// (10ms), -buffer (2, at most 10000), -timeout (1s).
 package main
 
 import (
@@ -37,6 +37,16 @@ import (
 
 	"github.com/lwtask/lwtask"
 	"github.com/lwtask/lwtask/task"
+)
+
+// Upper bounds for the flags. The sum of the squares of 1 to maxItems,
+// about 3.3e17, fits in an int (the most that fits is 3024616); -buffer
+// sizes both channels, which are made at once, and -workers is how many
+// tasks are started.
+const (
+	maxItems   = 1000000
+	maxWorkers = 10000
+	maxBuffer  = 10000
 )
 
 // config is what the flags say.
@@ -81,12 +91,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		bad = fmt.Sprintf("unexpected argument %q", flags.Arg(0))
 	case cfg.items < 0:
 		bad = "-items must not be negative"
+	case cfg.items > maxItems:
+		bad = fmt.Sprintf("-items must be at most %d", maxItems)
 	case cfg.workers < 1:
 		bad = "-workers must be at least 1"
+	case cfg.workers > maxWorkers:
+		bad = fmt.Sprintf("-workers must be at most %d", maxWorkers)
 	case cfg.work < 0:
 		bad = "-work must not be negative"
 	case cfg.buffer < 0:
 		bad = "-buffer must not be negative"
+	case cfg.buffer > maxBuffer:
+		bad = fmt.Sprintf("-buffer must be at most %d", maxBuffer)
 	case cfg.timeout <= 0:
 		bad = "-timeout must be positive"
 	}

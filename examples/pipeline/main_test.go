@@ -117,6 +117,23 @@ func TestBadFlags(t *testing.T) {
 			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and a message", args, code, stdout.String(), stderr.String())
 		}
 	}
+	// Too much to do exactly, or to make: refused with one line, not a
+	// wrong sum or a panic.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-items", "1000001"}, "pipeline: -items must be at most 1000000\n"},
+		{[]string{"-items", "5000000", "-work", "0"}, "pipeline: -items must be at most 1000000\n"},
+		{[]string{"-workers", "10001"}, "pipeline: -workers must be at most 10000\n"},
+		{[]string{"-buffer", "10001"}, "pipeline: -buffer must be at most 10000\n"},
+		{[]string{"-buffer", "100000000000000"}, "pipeline: -buffer must be at most 10000\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != 2 || stdout.Len() > 0 || stderr.String() != tc.want {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and %q", tc.args, code, stdout.String(), stderr.String(), tc.want)
+		}
+	}
 }
 
 // runOK runs the program with args, which must succeed, and returns the

@@ -11,9 +11,10 @@
 //
 //	go run ./examples/timeout -demo
 //
-// -timeout sets how long the server waits before it does other work (1s),
-// and -pause how long the client pauses (1.5s). An address with port 0,
-// such as -addr 127.0.0.1:0, has the server pick a free port.
+// -timeout sets how long the server waits before it does other work (1s;
+// it must be positive), and -pause how long the client pauses (1.5s). An
+// address with port 0, such as -addr 127.0.0.1:0, has the server pick a
+// free port.
 //
 // The seed has one select loop, which times out only when no socket at all
 // is ready. Here each task waits with its own deadline: the listener for
@@ -49,7 +50,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	demo := flags.Bool("demo", false, "run the server and the slow client in one process")
 	timeout := flags.Duration("timeout", time.Second, "how long the server waits before it does other work")
 	pause := flags.Duration("pause", 1500*time.Millisecond, "how long the client pauses")
-	if err := flags.Parse(args); err != nil || flags.NArg() > 0 {
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	switch {
+	case flags.NArg() > 0:
+		fmt.Fprintf(stderr, "timeout: unexpected argument %q\n", flags.Arg(0))
+		return 2
+	case *timeout <= 0: // a deadline already passed: the server would spin
+		fmt.Fprintln(stderr, "timeout: -timeout must be positive")
 		return 2
 	}
 	if *demo && !isSet(flags, "addr") {

@@ -120,6 +120,23 @@ func TestBadFlags(t *testing.T) {
 	if code := run([]string{"-timeout", "soon"}, &stdout, &stderr); code != 2 {
 		t.Errorf("exit status %d, want 2", code)
 	}
+	// Flags that parse but make no sense: status 2 and one line saying
+	// why. A timeout of zero or less would have the server's deadlines
+	// pass at once, and it would spin; -demo would not end.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-demo", "-timeout", "0"}, "timeout: -timeout must be positive\n"},
+		{[]string{"-demo", "-timeout", "-1s"}, "timeout: -timeout must be positive\n"},
+		{[]string{"-serve", "-addr", "127.0.0.1:0", "-timeout", "-1ns"}, "timeout: -timeout must be positive\n"},
+		{[]string{"extra"}, "timeout: unexpected argument \"extra\"\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != 2 || stdout.Len() > 0 || stderr.String() != tc.want {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and %q", tc.args, code, stdout.String(), stderr.String(), tc.want)
+		}
+	}
 }
 
 var startingUp = regexp.MustCompile(`^starting up on 127\.0\.0\.1 port (\d+)$`)
