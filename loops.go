@@ -6,7 +6,6 @@ import (
 	"net"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,9 +22,10 @@ type Loops struct {
 	// makes: see Listener.OnTemporaryError.
 	OnTemporaryError func(err error, retryIn time.Duration)
 
-	rts     []*Runtime
-	next    atomic.Uint64 // round robin of handed-off connections
-	stopped atomic.Bool
+	rts       []*Runtime
+	next      int // round robin of handed-off connections: loop 0's alone
+	mu        sync.Mutex
+	listeners []*Listener // closed when Run returns, whatever their accepting tasks did
 }
 
 // NewLoops returns n loops (at least 1), each a Runtime made with opts.
@@ -68,7 +68,14 @@ func (l *Loops) SetPanicHandler(h func(*PanicError)) {
 // own, until all have returned, and returns the first error. A loop that
 // ends with an error (a panic, a deadlock, its poller failing) stops the
 // others.
-func (l *Loops) Run() error {
+func (l *Loops) Run() error { return l.run(nil) }
+
+// RunContext is Run, stopped when ctx is done. The tasks' own contexts
+// derive from ctx, as with Runtime.RunContext.
+func (l *Loops) RunContext(ctx context.Context) error { return l.run(ctx) }
+
+func (l *Loops) run(ctx context.Context) error {
+	defer l.closeListeners()
 	errs := make([]error, len(l.rts))
 	var wg sync.WaitGroup
 	for i, rt := range l.rts {
@@ -79,7 +86,12 @@ func (l *Loops) Run() error {
 			// another, and the Go scheduler keeps other goroutines off it.
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			if errs[i] = rt.Run(); errs[i] != nil {
+			if ctx != nil {
+				errs[i] = rt.RunContext(ctx)
+			} else {
+				errs[i] = rt.Run()
+			}
+			if errs[i] != nil {
 				l.Stop()
 			}
 		}()
@@ -88,19 +100,27 @@ func (l *Loops) Run() error {
 	return errors.Join(errs...)
 }
 
-// RunContext is Run, stopped when ctx is done.
-func (l *Loops) RunContext(ctx context.Context) error {
-	if ctx.Err() != nil {
-		l.Stop()
+// closeListeners closes what listen opened: an accepting task that was
+// ended before it ran, or a raw step's, which has no deferred calls, may
+// have left a listener open.
+func (l *Loops) closeListeners() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ln := range l.listeners {
+		ln.Close() // ErrClosed if its task closed it: that is as good
 	}
-	stop := context.AfterFunc(ctx, l.Stop)
-	defer stop()
-	return l.Run()
+	l.listeners = nil
+}
+
+// keep notes listeners for closeListeners.
+func (l *Loops) keep(lns ...*Listener) {
+	l.mu.Lock()
+	l.listeners = append(l.listeners, lns...)
+	l.mu.Unlock()
 }
 
 // Stop stops every loop; see Runtime.Stop. Any goroutine may call it.
 func (l *Loops) Stop() {
-	l.stopped.Store(true)
 	for _, rt := range l.rts {
 		rt.Stop()
 	}
@@ -166,6 +186,7 @@ func (l *Loops) listen(network, address string, serveOne func(*Runtime, *Conn), 
 		if err != nil {
 			return nil, err
 		}
+		l.keep(lns...)
 		for i, ln := range lns {
 			ln.OnTemporaryError = l.OnTemporaryError
 			serveAll(l.rts[i], ln)
@@ -176,6 +197,7 @@ func (l *Loops) listen(network, address string, serveOne func(*Runtime, *Conn), 
 	if err != nil {
 		return nil, err
 	}
+	l.keep(ln)
 	ln.OnTemporaryError = l.OnTemporaryError
 	// The other loops have nothing to wait for but what loop 0 hands
 	// them: each holds its Run open until the accepting ends.
@@ -240,17 +262,20 @@ func (l *Loops) listenEach(network, address string) ([]*Listener, error) {
 // descriptor leaves loop 0's queues and joins the other loop's, where
 // serve takes it up.
 func (l *Loops) handOff(c *Conn, serve func(*Runtime, *Conn)) {
-	i := int(l.next.Add(1) % uint64(len(l.rts)))
+	l.next = (l.next + 1) % len(l.rts)
+	i := l.next
 	if i == 0 {
 		serve(l.rts[0], c)
 		return
 	}
 	rt := l.rts[i]
 	c.f.rt.fds.Forget(c.f.fd) // no task waits on it yet: it only leaves the poller
-	f := *c.f
-	f.rt = rt
-	moved := &Conn{f: &f, MaxLine: c.MaxLine}
-	if err := rt.Post(func() { serve(rt, moved) }); err != nil {
-		unix.Close(f.fd) // that loop has stopped
+	c.f.rt = rt               // nothing of loop 0's touches c from now on
+	err := rt.Post(func() {
+		rt.fds.Adopt(c.f.fd) // its queues made here, not on its task's stack
+		serve(rt, c)
+	})
+	if err != nil {
+		unix.Close(c.f.fd) // that loop has stopped
 	}
 }

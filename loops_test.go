@@ -2,12 +2,14 @@ package lwtask_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lwtask/lwtask"
 )
@@ -92,6 +94,11 @@ func TestLoopsSpread(t *testing.T) {
 			if err := <-done; err != nil {
 				t.Fatal(err)
 			}
+			// The loops have stopped: so has listening.
+			if c, err := net.Dial("tcp", addr.String()); err == nil {
+				c.Close()
+				t.Errorf("%s still accepts connections once Run has returned", addr)
+			}
 			if served[0]+served[1] != clients || served[0] == 0 || served[1] == 0 {
 				t.Fatalf("connections served by the loops: %v, want all %d, on both", served, clients)
 			}
@@ -144,5 +151,36 @@ func TestLoopsPanic(t *testing.T) {
 	var pe *lwtask.PanicError
 	if err := loops.Run(); !errors.As(err, &pe) || pe.Value != "boom" {
 		t.Fatalf("Run: %v, want the panic", err)
+	}
+}
+
+// TestLoopsRunContext: RunContext stops every loop when its context is
+// done, and the tasks' contexts derive from it, on every loop.
+func TestLoopsRunContext(t *testing.T) {
+	loops, err := lwtask.NewLoops(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loops.Close()
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "base"))
+	values := make([]any, loops.Len())
+	var read sync.WaitGroup
+	read.Add(loops.Len())
+	go func() { read.Wait(); cancel() }() // once every loop's task has looked
+	for i := range loops.Len() {
+		loops.Loop(i).Go("waiter", func(tk *lwtask.Task) {
+			values[i] = tk.Context().Value(key{})
+			read.Done()
+			tk.Sleep(time.Hour) // until the loops stop
+		})
+	}
+	if err := loops.RunContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range values {
+		if v != "base" {
+			t.Errorf("loop %d: the task's context holds %v, want the value of RunContext's", i, v)
+		}
 	}
 }
