@@ -67,9 +67,11 @@ type FdQueues struct {
 // scheduler does not count as scheduling, so an event loop that never parks
 // looks to the runtime's monitor like one goroutine hogging the processor:
 // after 10 ms it is preempted with signals, and its processor is taken from
-// it in every system call, with another thread started to take over. With
-// GOMAXPROCS=1 that churn of threads cost a busy spam server a tenth of its
-// throughput (docs/benchmarks.md).
+// it at its next system call that goes through the scheduler, with another
+// thread started to take over. With GOMAXPROCS=1 that churn of threads cost
+// a busy spam server a tenth of its throughput (docs/benchmarks.md). The
+// reads and writes on sockets are raw calls now, which the monitor does not
+// see, but the poller's wait is not (it may block), so the yield stays.
 const yieldInterval = time.Millisecond
 
 // fdQueue is one descriptor's pair of queues.
