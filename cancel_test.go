@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/lwtask/lwtask"
+	"github.com/lwtask/lwtask/internal/fdtest"
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/task"
 )
 
@@ -84,9 +86,9 @@ var cnWaitKinds = []struct {
 				_, err := wr.Write(tk, []byte("twin"))
 				return err
 			},
-			release: func(t *testing.T, tk *lwtask.Task) { drained = tdDrain(t, rd.Fd()) },
+			release: func(t *testing.T, tk *lwtask.Task) { drained = fdtest.Drain(t, rd.Fd()) },
 			verify: func(t *testing.T) {
-				drained = append(drained, tdDrain(t, rd.Fd())...)
+				drained = append(drained, fdtest.Drain(t, rd.Fd())...)
 				if !bytes.HasSuffix(drained, []byte("twin")) || bytes.Contains(drained, []byte("victim")) {
 					t.Errorf("the pipe carried ...%q: want the twin's write, and nothing of the cancelled one", drained[max(0, len(drained)-20):])
 				}
@@ -122,9 +124,9 @@ var cnWaitKinds = []struct {
 				c.WriteString(tk, "twin\n")
 				return c.Flush(tk)
 			},
-			release: func(t *testing.T, tk *lwtask.Task) { drained = tdDrain(t, b.Fd()) },
+			release: func(t *testing.T, tk *lwtask.Task) { drained = fdtest.Drain(t, b.Fd()) },
 			verify: func(t *testing.T) {
-				drained = append(drained, tdDrain(t, b.Fd())...)
+				drained = append(drained, fdtest.Drain(t, b.Fd())...)
 				if !bytes.HasSuffix(drained, []byte("victim\ntwin\n")) || c.Unflushed() != 0 {
 					t.Errorf("the socket carried ...%q, %d bytes unflushed: the output of the cancelled Flush was lost",
 						drained[max(0, len(drained)-40):], c.Unflushed())
@@ -225,9 +227,9 @@ var cnWaitKinds = []struct {
 				return nil
 			},
 			onFd:    true,
-			release: func(t *testing.T, tk *lwtask.Task) { drained = tdDrain(t, rd.Fd()) },
+			release: func(t *testing.T, tk *lwtask.Task) { drained = fdtest.Drain(t, rd.Fd()) },
 			verify: func(t *testing.T) {
-				if drained = append(drained, tdDrain(t, rd.Fd())...); !bytes.HasSuffix(drained, []byte("twin")) {
+				if drained = append(drained, fdtest.Drain(t, rd.Fd())...); !bytes.HasSuffix(drained, []byte("twin")) {
 					t.Errorf("the pipe carried ...%q, want the twin's write", drained[max(0, len(drained)-20):])
 				}
 			},
@@ -294,7 +296,7 @@ func cnCancelDuringWait(t *testing.T, rt *lwtask.Runtime, name string, wc cnWait
 	finished := lwtask.Queue{Label: "twin finished"}
 	if wc.twin != nil {
 		twin = rt.Go("twin", func(tk *lwtask.Task) {
-			if !tdUntilBlocked(t, tk, victim) { // behind the victim
+			if !tasktest.UntilBlocked(t, tk, victim) { // behind the victim
 				return
 			}
 			twinErr = wc.twin(tk)
@@ -303,7 +305,7 @@ func cnCancelDuringWait(t *testing.T, rt *lwtask.Runtime, name string, wc cnWait
 		})
 	}
 	rt.Go("canceller", func(tk *lwtask.Task) {
-		if !tdUntilBlocked(t, tk, victim, twin) {
+		if !tasktest.UntilBlocked(t, tk, victim, twin) {
 			return
 		}
 		parkedBefore := rt.FdQueues().Parked()
@@ -422,7 +424,7 @@ func TestCancelFlushKeepsOutputWhateverTheCause(t *testing.T) {
 			first = c.Flush(tk)
 		})
 		rt.Go("canceller", func(tk *lwtask.Task) {
-			if !tdUntilBlocked(t, tk, victim) {
+			if !tasktest.UntilBlocked(t, tk, victim) {
 				return
 			}
 			victim.Cancel(cause)
@@ -432,9 +434,9 @@ func TestCancelFlushKeepsOutputWhateverTheCause(t *testing.T) {
 			if c.Unflushed() != len("goodbye\n") {
 				t.Errorf("%d bytes left to flush after the cancelled Flush, want %d", c.Unflushed(), len("goodbye\n"))
 			}
-			drained := tdDrain(t, b.Fd())
+			drained := fdtest.Drain(t, b.Fd())
 			second = c.Flush(tk)
-			if drained = append(drained, tdDrain(t, b.Fd())...); !bytes.HasSuffix(drained, []byte("goodbye\n")) {
+			if drained = append(drained, fdtest.Drain(t, b.Fd())...); !bytes.HasSuffix(drained, []byte("goodbye\n")) {
 				t.Errorf("the socket carried ...%q, want the goodbye", drained[max(0, len(drained)-20):])
 			}
 		})

@@ -121,16 +121,7 @@ func newSocketPair(t *testing.T, rt *lwtask.Runtime) (a, b *lwtask.File) {
 // fillUp writes into f, without parking, until it would block.
 func fillUp(t *testing.T, f *lwtask.File) {
 	t.Helper()
-	chunk := make([]byte, 64<<10)
-	for {
-		_, err := unix.Write(f.Fd(), chunk)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
-			t.Fatalf("fill %s: %v", f.Name(), err)
-		}
-	}
+	fdtest.Fill(t, f.Fd())
 }
 
 // checkFds fails the test if it ends with more or fewer descriptors open

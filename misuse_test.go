@@ -12,6 +12,8 @@ import (
 
 	"github.com/lwtask/lwtask"
 	"github.com/lwtask/lwtask/internal/core"
+	"github.com/lwtask/lwtask/internal/fdtest"
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
 )
@@ -321,7 +323,7 @@ func muRead(t *testing.T, tk *lwtask.Task, rd *lwtask.File, want string) {
 // muWritten checks that nothing was written to wr, and that tk can write.
 func muWritten(t *testing.T, tk *lwtask.Task, rd, wr *lwtask.File) {
 	t.Helper()
-	if got := tdDrain(t, rd.Fd()); len(got) != 0 {
+	if got := fdtest.Drain(t, rd.Fd()); len(got) != 0 {
 		t.Errorf("the misuse wrote %q", got)
 	}
 	if _, err := wr.Write(tk, []byte("ok")); err != nil {
@@ -357,7 +359,7 @@ func muFlushed(t *testing.T, tk *lwtask.Task, c *lwtask.Conn, peer *lwtask.File,
 	if err := c.Flush(tk); err != nil {
 		t.Error(err)
 	}
-	if got := string(tdDrain(t, peer.Fd())); got != pending {
+	if got := string(fdtest.Drain(t, peer.Fd())); got != pending {
 		t.Errorf("the peer got %q, want %q", got, pending)
 	}
 }
@@ -462,7 +464,7 @@ func TestMisuseOtherTask(t *testing.T) {
 			b := rt.Go("B", func(tk *lwtask.Task) { tk.Wait(&bq) })
 			var late *lwtask.Task
 			rt.Go("A", func(tk *lwtask.Task) {
-				if !tdUntilBlocked(t, tk, b) {
+				if !tasktest.UntilBlocked(t, tk, b) {
 					return
 				}
 				late = rt.Go("late", func(tk *lwtask.Task) {}) // ready, never run yet
@@ -799,7 +801,7 @@ func TestMisuseRequestByHolder(t *testing.T) {
 			u.Release(tk)
 		})
 		rt.Go("A", func(tk *lwtask.Task) {
-			if !tdUntilBlocked(t, tk, b) {
+			if !tasktest.UntilBlocked(t, tk, b) {
 				return
 			}
 			o := muOp{name: "utensil.Request by the holder", op: "Request"}

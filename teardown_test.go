@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lwtask/lwtask"
+	"github.com/lwtask/lwtask/internal/fdtest"
+	"github.com/lwtask/lwtask/internal/tasktest"
 	"github.com/lwtask/lwtask/task"
 	"github.com/lwtask/lwtask/utensil"
 )
@@ -29,61 +31,6 @@ import (
 // that killed it. These tests end tasks in every kind of wait, on every
 // poller backend, and check what is left behind: queues, descriptors,
 // goroutines, and the killer's own I/O.
-
-// tdUntilBlocked yields until each of xs (nil entries skipped) is
-// blocked. It reports false, having failed the test, if one ended instead.
-func tdUntilBlocked(t *testing.T, tk *lwtask.Task, xs ...*lwtask.Task) bool {
-	t.Helper()
-	for _, x := range xs {
-		for x != nil && x.State() != task.Blocked {
-			if x.Done() {
-				t.Errorf("%v ended before it blocked", x)
-				return false
-			}
-			tk.Yield()
-		}
-	}
-	return true
-}
-
-// drain reads fd, without parking, until it would block, and returns what
-// it read.
-func tdDrain(t *testing.T, fd int) []byte {
-	t.Helper()
-	var got []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := unix.Read(fd, buf)
-		if n > 0 {
-			got = append(got, buf[:n]...)
-		}
-		switch {
-		case err == unix.EAGAIN:
-			return got
-		case err == unix.EINTR:
-		case err != nil:
-			t.Errorf("drain fd %d: %v", fd, err)
-			return got
-		case n == 0:
-			return got
-		}
-	}
-}
-
-// fillFd is fillUp for a descriptor a Conn owns.
-func tdFill(t *testing.T, fd int) {
-	t.Helper()
-	chunk := make([]byte, 64<<10)
-	for {
-		_, err := unix.Write(fd, chunk)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil && err != unix.EINTR {
-			t.Fatalf("fill fd %d: %v", fd, err)
-		}
-	}
-}
 
 // TestTeardownKilledWhileWriting is the bug this file started from: task K
 // kills task V, and V's deferred Write meets a full pipe. K must not end up
@@ -208,7 +155,7 @@ func TestTeardownStopWhileFlushing(t *testing.T) {
 				ended++
 			}()
 			if i%2 == 0 {
-				tdFill(t, c.Fd())
+				fdtest.Fill(t, c.Fd())
 				c.ReadLine(tk) // the peer never writes
 			} else {
 				chunk := strings.Repeat("spam glorious spam\n", 1000)
@@ -246,7 +193,7 @@ func TestTeardownStopWhileFlushing(t *testing.T) {
 			for len(hs) < handlers {
 				tk.Yield()
 			}
-			if tdUntilBlocked(t, tk, hs...) {
+			if tasktest.UntilBlocked(t, tk, hs...) {
 				close(parked)
 			}
 			tk.Sleep(time.Hour)
@@ -342,9 +289,9 @@ var tdWaitKinds = []struct {
 				_, err := wr.Write(tk, []byte(tk.Name()))
 				return err
 			},
-			release: func(t *testing.T, tk *lwtask.Task) { tdDrain(t, rd.Fd()) },
+			release: func(t *testing.T, tk *lwtask.Task) { fdtest.Drain(t, rd.Fd()) },
 			verify: func(t *testing.T, tk *lwtask.Task) {
-				if got := tdDrain(t, rd.Fd()); !bytes.HasSuffix(got, []byte("twin")) {
+				if got := fdtest.Drain(t, rd.Fd()); !bytes.HasSuffix(got, []byte("twin")) {
 					t.Errorf("the twin's write did not arrive: ...%q", got[max(0, len(got)-20):])
 				}
 			},
@@ -377,10 +324,10 @@ var tdWaitKinds = []struct {
 				c.WriteString(tk, tk.Name()+"\n")
 				return c.Flush(tk)
 			},
-			release: func(t *testing.T, tk *lwtask.Task) { tdDrain(t, b.Fd()) },
+			release: func(t *testing.T, tk *lwtask.Task) { fdtest.Drain(t, b.Fd()) },
 			verify: func(t *testing.T, tk *lwtask.Task) {
 				// The twin's Flush returned nil: its line was written.
-				if got := tdDrain(t, b.Fd()); !bytes.Contains(got, []byte("twin\n")) {
+				if got := fdtest.Drain(t, b.Fd()); !bytes.Contains(got, []byte("twin\n")) {
 					t.Errorf("the twin's Flush returned nil, but its line never arrived: ...%q", got[max(0, len(got)-40):])
 				}
 			},
@@ -619,7 +566,7 @@ func tdStartTwin(t *testing.T, rt *lwtask.Runtime, wc tdWaitCase, v *tdVictim) *
 	}
 	w := &tdTwin{finished: lwtask.Queue{Label: "twin finished"}}
 	w.task = rt.Go("twin", func(tk *lwtask.Task) {
-		if !tdUntilBlocked(t, tk, v.task) { // behind the victim
+		if !tasktest.UntilBlocked(t, tk, v.task) { // behind the victim
 			return
 		}
 		w.err = wc.wait(tk)
@@ -663,7 +610,7 @@ func tdKillDuringWait(t *testing.T, rt *lwtask.Runtime, wc tdWaitCase) {
 		kw.Write(tk, []byte("k"))
 	})
 	rt.Go("killer", func(tk *lwtask.Task) {
-		if !tdUntilBlocked(t, tk, v.task, w.task, b, f) {
+		if !tasktest.UntilBlocked(t, tk, v.task, w.task, b, f) {
 			return
 		}
 		waiting := v.task.Info().WaitingFor
@@ -721,7 +668,7 @@ func tdStopDuringWait(t *testing.T, rt *lwtask.Runtime, wc tdWaitCase) {
 	b := rt.Go("bystander", func(tk *lwtask.Task) { tk.Wait(&bq) })
 	parked := make(chan struct{})
 	rt.Go("signal", func(tk *lwtask.Task) {
-		if tdUntilBlocked(t, tk, v.task, w.task, b) {
+		if tasktest.UntilBlocked(t, tk, v.task, w.task, b) {
 			close(parked)
 		}
 		tk.Sleep(time.Hour)
@@ -841,7 +788,7 @@ func TestTeardownRawStepWaits(t *testing.T) {
 					})
 					parked := make(chan struct{})
 					rt.Go("killer", func(tk *lwtask.Task) {
-						if !tdUntilBlocked(t, tk, v) {
+						if !tasktest.UntilBlocked(t, tk, v) {
 							return
 						}
 						if mode == "Stop" {
@@ -1048,7 +995,7 @@ func TestTeardownKillFromDeferred(t *testing.T) {
 				err := tk.Sleep(time.Hour)
 				say("K deferred: %v running, sleep %v", rt.Current(), errors.Is(err, lwtask.ErrKilled))
 			}()
-			if !tdUntilBlocked(t, tk, v, w) {
+			if !tasktest.UntilBlocked(t, tk, v, w) {
 				return
 			}
 			rt.Kill(v)
@@ -1094,7 +1041,7 @@ func TestTeardownKilledFlushKeepsOutput(t *testing.T) {
 				t.Error("the flusher's Flush returned")
 			})
 			tk.Wait(&fq)
-			if !tdUntilBlocked(t, tk, flusher) {
+			if !tasktest.UntilBlocked(t, tk, flusher) {
 				return
 			}
 			c.WriteString(tk, "two\n") // gathered meanwhile
@@ -1102,11 +1049,11 @@ func TestTeardownKilledFlushKeepsOutput(t *testing.T) {
 			if n := c.Unflushed(); n != len("one\ntwo\n") {
 				t.Errorf("after the kill %d bytes are left to flush, want %d", n, len("one\ntwo\n"))
 			}
-			tdDrain(t, b.Fd())
+			fdtest.Drain(t, b.Fd())
 			if err := c.Flush(tk); err != nil {
 				t.Error(err)
 			}
-			if got := string(tdDrain(t, b.Fd())); got != "one\ntwo\n" {
+			if got := string(fdtest.Drain(t, b.Fd())); got != "one\ntwo\n" {
 				t.Errorf("the peer got %q, want %q", got, "one\ntwo\n")
 			}
 		})

@@ -114,21 +114,6 @@ func read(t *testing.T, fd int) string {
 	return string(buf[:n])
 }
 
-// fill writes into fd until it would block.
-func fill(t *testing.T, fd int) {
-	t.Helper()
-	chunk := make([]byte, 64<<10)
-	for {
-		_, err := unix.Write(fd, chunk)
-		if err == unix.EAGAIN {
-			return
-		}
-		if err != nil {
-			t.Fatalf("fill fd %d: %v", fd, err)
-		}
-	}
-}
-
 // TestBlockForReadingStep parks a raw step task the essay's way: block,
 // then yield, and resume when the descriptor is readable.
 func TestBlockForReadingStep(t *testing.T) {
@@ -311,7 +296,7 @@ func TestCloseFd(t *testing.T) {
 	forEach(t, func(t *testing.T, s *scheduler.Scheduler, q *FdQueues) {
 		a, b := socketpair(t)
 		defer unix.Close(b)
-		fill(t, a)
+		fdtest.Fill(t, a)
 		var errs []error
 		for _, dir := range []string{"read", "write", "read", "write"} {
 			s.Go(dir, func(tk *task.Task) {
@@ -430,7 +415,7 @@ func TestHangUpWakesBoth(t *testing.T) {
 	forEach(t, func(t *testing.T, s *scheduler.Scheduler, q *FdQueues) {
 		a, b := socketpair(t)
 		defer unix.Close(a)
-		fill(t, a)
+		fdtest.Fill(t, a)
 		var readErr, writeErr error
 		s.Go("reader", func(tk *task.Task) {
 			if err := q.WaitReadable(tk, a, time.Time{}); err != nil {

@@ -38,22 +38,6 @@ func cxRun(t *testing.T, s *scheduler.Scheduler) {
 	}
 }
 
-// cxUntilBlocked yields tk until each of xs (nil entries skipped) is
-// blocked. It reports false, having failed the test, if one ended first.
-func cxUntilBlocked(t testing.TB, tk *task.Task, xs ...*task.Task) bool {
-	t.Helper()
-	for _, x := range xs {
-		for x != nil && x.State() != task.Blocked {
-			if x.Done() {
-				t.Errorf("%v ended before it blocked", x)
-				return false
-			}
-			tk.Yield()
-		}
-	}
-	return true
-}
-
 // cxUntilDone yields tk until x has ended, for at most a few turns: a
 // cancelled task ends at its next step, unless its cancellation failed to
 // reach it, which this reports rather than hanging on.
@@ -254,7 +238,7 @@ func TestCancelEachWait(t *testing.T) {
 					second = wait(tk)
 				})
 				s.Go("canceller", func(tk *task.Task) {
-					if !cxUntilBlocked(t, tk, victim) {
+					if !tasktest.UntilBlocked(t, tk, victim) {
 						return
 					}
 					victim.Cancel(cause)
@@ -427,7 +411,7 @@ func TestCancelHandedResource(t *testing.T) {
 			var waiter *task.Task
 			s.Go("holder", func(tk *task.Task) {
 				tasktest.Must(h.hold(tk))
-				if !cxUntilBlocked(t, tk, waiter) {
+				if !tasktest.UntilBlocked(t, tk, waiter) {
 					return
 				}
 				tasktest.Must(h.give(tk))
@@ -489,7 +473,7 @@ func TestMoveOnAfter(t *testing.T) {
 		outer = tk.MoveOnAfter(time.Hour, func() error { return tk.Sleep(time.Hour) })
 	})
 	s.Go("canceller", func(tk *task.Task) {
-		if cxUntilBlocked(t, tk, victim) {
+		if tasktest.UntilBlocked(t, tk, victim) {
 			victim.Cancel(cause)
 		}
 	})
@@ -523,7 +507,7 @@ func TestMoveOnAtZero(t *testing.T) {
 		outer = tk.MoveOnAt(time.Time{}, func() error { return tk.Sleep(time.Hour) })
 	})
 	s.Go("canceller", func(tk *task.Task) {
-		if cxUntilBlocked(t, tk, victim) {
+		if tasktest.UntilBlocked(t, tk, victim) {
 			victim.Cancel(cause)
 		}
 	})
@@ -552,7 +536,7 @@ func TestFailAfter(t *testing.T) {
 		outer = tk.FailAfter(time.Hour, func() error { return tk.Sleep(time.Hour) })
 	})
 	s.Go("canceller", func(tk *task.Task) {
-		if cxUntilBlocked(t, tk, victim) {
+		if tasktest.UntilBlocked(t, tk, victim) {
 			victim.Cancel(cause)
 		}
 	})
@@ -697,7 +681,7 @@ func TestContext(t *testing.T) {
 			err = tk.Sleep(time.Hour)
 		})
 		s.Go("canceller", func(tk *task.Task) {
-			if cxUntilBlocked(t, tk, victim) {
+			if tasktest.UntilBlocked(t, tk, victim) {
 				victim.Cancel(cause)
 			}
 		})

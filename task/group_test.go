@@ -118,7 +118,7 @@ func TestGroupFirstErrorCancelsTheRest(t *testing.T) {
 		})
 		g.Go("failer", func(c *task.Task) error {
 			for _, w := range waiters {
-				if !cxUntilBlocked(t, c, w.task) {
+				if !tasktest.UntilBlocked(t, c, w.task) {
 					return nil
 				}
 			}
@@ -163,7 +163,7 @@ func TestGroupChildPanic(t *testing.T) {
 				g := task.NewGroup(tk)
 				sibling = grGoWaiter(g, "sibling", grSleep)
 				bomb = g.Go("bomb", func(c *task.Task) error {
-					if cxUntilBlocked(t, c, sibling.task) {
+					if tasktest.UntilBlocked(t, c, sibling.task) {
 						panic(errValue)
 					}
 					return nil
@@ -233,13 +233,13 @@ func TestGroupOwnerKilledWhileWaiting(t *testing.T) {
 		waitReturned = true
 	})
 	s.Go("killer", func(tk *task.Task) {
-		if !cxUntilBlocked(t, tk, owner) {
+		if !tasktest.UntilBlocked(t, tk, owner) {
 			return
 		}
 		for _, w := range waiters {
-			cxUntilBlocked(t, tk, w.task)
+			tasktest.UntilBlocked(t, tk, w.task)
 		}
-		cxUntilBlocked(t, tk, grandchild.task)
+		tasktest.UntilBlocked(t, tk, grandchild.task)
 		// Started in the group (any task may) as the owner is killed: it
 		// never runs.
 		unstarted = g.Go("unstarted", func(*task.Task) error { unstartedRan = true; return nil })
@@ -286,7 +286,7 @@ func TestGroupOwnerEndsWithoutWait(t *testing.T) {
 			owner := s.Go("owner", func(tk *task.Task) {
 				g := task.NewGroup(tk)
 				w = grGoWaiter(g, "sleeper", grSleep)
-				cxUntilBlocked(t, tk, w.task)
+				tasktest.UntilBlocked(t, tk, w.task)
 				never = g.Go("never", func(*task.Task) error { ran = true; return nil })
 				if how == "panics" {
 					panic("owner gives up")
@@ -341,7 +341,7 @@ func TestGroupNested(t *testing.T) {
 			for len(grandchildren) < 3 {
 				c.Yield()
 			}
-			if cxUntilBlocked(t, c, grandchildren[0].task, grandchildren[1].task, grandchildren[2].task) {
+			if tasktest.UntilBlocked(t, c, grandchildren[0].task, grandchildren[1].task, grandchildren[2].task) {
 				g.Cancel(cause)
 			}
 			return nil
@@ -384,7 +384,7 @@ func TestGroupOwnerCancelled(t *testing.T) {
 				g := task.NewGroup(tk)
 				kids = append(kids, grGoWaiter(g, "sleeper", grSleep), grGoWaiter(g, "sleeper", grSleep))
 				if !c.during {
-					cxUntilBlocked(t, tk, kids[0].task, kids[1].task)
+					tasktest.UntilBlocked(t, tk, kids[0].task, kids[1].task)
 					owner.Cancel(cause)
 				}
 				werr = g.Wait(tk)
@@ -404,7 +404,7 @@ func TestGroupOwnerCancelled(t *testing.T) {
 			})
 			if c.during {
 				s.Go("canceller", func(tk *task.Task) {
-					if cxUntilBlocked(t, tk, owner) {
+					if tasktest.UntilBlocked(t, tk, owner) {
 						owner.Cancel(cause)
 					}
 				})
@@ -470,7 +470,7 @@ func TestGroupChildIgnoresCancellation(t *testing.T) {
 					})
 					failer := c.failer(tk, g)
 					g.Go("failer", func(k *task.Task) error {
-						if !cxUntilBlocked(t, k, stubborn) {
+						if !tasktest.UntilBlocked(t, k, stubborn) {
 							return nil
 						}
 						return failer(k)
@@ -578,7 +578,7 @@ func TestGroupStop(t *testing.T) {
 			for len(kids) < 3 {
 				c.Yield()
 			}
-			if cxUntilBlocked(t, c, kids[0].task, kids[1].task, kids[2].task) {
+			if tasktest.UntilBlocked(t, c, kids[0].task, kids[1].task, kids[2].task) {
 				close(parked)
 			}
 			return c.Sleep(time.Hour)

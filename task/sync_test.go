@@ -30,7 +30,7 @@ func TestEventSetWakesAll(t *testing.T) {
 	}
 	var late *task.Task
 	s.Go("setter", func(tk *task.Task) {
-		if !cxUntilBlocked(t, tk, waiters...) {
+		if !tasktest.UntilBlocked(t, tk, waiters...) {
 			return
 		}
 		if e.IsSet() {
@@ -47,7 +47,7 @@ func TestEventSetWakesAll(t *testing.T) {
 			err := e.Wait(lt)
 			tr.Printf("late woke: %v", err)
 		})
-		if !cxUntilBlocked(t, tk, late) {
+		if !tasktest.UntilBlocked(t, tk, late) {
 			return
 		}
 		tr.Printf("cleared: %v, late %v", e.IsSet(), late.State())
@@ -87,7 +87,7 @@ func TestEventSetThenClear(t *testing.T) {
 		return task.Finish
 	})
 	s.Go("pulser", func(tk *task.Task) {
-		if !cxUntilBlocked(t, tk, w, sel, raw) {
+		if !tasktest.UntilBlocked(t, tk, w, sel, raw) {
 			return
 		}
 		e.Set()
@@ -134,7 +134,7 @@ func TestEventCase(t *testing.T) {
 		second, err2 = task.Select(tk, ch.RecvCase(&v), e.Case())
 	})
 	s.Go("setter", func(tk *task.Task) {
-		if cxUntilBlocked(t, tk, waiter) {
+		if tasktest.UntilBlocked(t, tk, waiter) {
 			e.Set()
 		}
 	})
@@ -156,7 +156,7 @@ func TestSemaphoreHandOff(t *testing.T) {
 	// First to run, the holder takes the permit before the waiters come.
 	s.Go("holder", func(tk *task.Task) {
 		tasktest.Must(sem.Acquire(tk))
-		if !cxUntilBlocked(t, tk, waiters...) {
+		if !tasktest.UntilBlocked(t, tk, waiters...) {
 			return
 		}
 		tr.Printf("%d waiting", sem.Waiting())
@@ -218,7 +218,7 @@ func TestSemaphoreKilledWaiterPassesOn(t *testing.T) {
 			got = append(got, "W2")
 			tasktest.Must(sem.Release(wt))
 		})
-		if !cxUntilBlocked(t, tk, w1, w2) {
+		if !tasktest.UntilBlocked(t, tk, w1, w2) {
 			return
 		}
 		tasktest.Must(sem.Release(tk)) // to W1
@@ -250,7 +250,7 @@ func TestSemaphoreEndHoldingPermits(t *testing.T) {
 				for range 3 {
 					tasktest.Must(sem.Acquire(tk))
 				}
-				if !cxUntilBlocked(t, tk, waiter) {
+				if !tasktest.UntilBlocked(t, tk, waiter) {
 					return
 				}
 				switch how {
@@ -270,7 +270,7 @@ func TestSemaphoreEndHoldingPermits(t *testing.T) {
 			})
 			if how == "killed" {
 				s.Go("killer", func(tk *task.Task) {
-					if cxUntilBlocked(t, tk, hog) {
+					if tasktest.UntilBlocked(t, tk, hog) {
 						s.Kill(hog)
 					}
 				})
@@ -370,7 +370,7 @@ func TestSemaphoreAcquireStep(t *testing.T) {
 			}
 			return task.Finish
 		})
-		if !cxUntilBlocked(t, tk, raw) {
+		if !tasktest.UntilBlocked(t, tk, raw) {
 			return
 		}
 		tasktest.Must(sem.Release(tk))

@@ -32,3 +32,46 @@ func DupAtLeast(t testing.TB, fd, min int) int {
 	unix.CloseOnExec(nfd)
 	return nfd
 }
+
+// Fill writes into fd, which must be non-blocking, until it would block: a
+// pipe or socket whose reader reads nothing is then full. It reports
+// errors with t.Errorf, not t.Fatal, so that a task may call it.
+func Fill(t testing.TB, fd int) {
+	t.Helper()
+	chunk := make([]byte, 64<<10)
+	for {
+		_, err := unix.Write(fd, chunk)
+		switch {
+		case err == unix.EAGAIN:
+			return
+		case err == unix.EINTR:
+		case err != nil:
+			t.Errorf("fill fd %d: %v", fd, err)
+			return
+		}
+	}
+}
+
+// Drain reads the non-blocking fd until it would block or ends, and
+// returns what it read. It reports errors with t.Errorf.
+func Drain(t testing.TB, fd int) []byte {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := unix.Read(fd, buf)
+		if n > 0 {
+			got = append(got, buf[:n]...)
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return got
+		case err == unix.EINTR:
+		case err != nil:
+			t.Errorf("drain fd %d: %v", fd, err)
+			return got
+		case n == 0:
+			return got
+		}
+	}
+}

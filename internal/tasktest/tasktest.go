@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/lwtask/lwtask/scheduler"
+	"github.com/lwtask/lwtask/task"
 )
 
 // Trace collects the lines that tasks write, for a test to compare with
@@ -147,4 +148,20 @@ func Sequence(n int, keep func(int) bool) []int {
 		}
 	}
 	return seq
+}
+
+// UntilBlocked yields tk until each of xs (nil entries skipped) is
+// blocked. It reports false, having failed the test, if one ended first.
+func UntilBlocked(t testing.TB, tk *task.Task, xs ...*task.Task) bool {
+	t.Helper()
+	for _, x := range xs {
+		for x != nil && x.State() != task.Blocked {
+			if x.Done() {
+				t.Errorf("%v ended before it blocked", x)
+				return false
+			}
+			tk.Yield()
+		}
+	}
+	return true
 }
