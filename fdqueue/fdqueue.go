@@ -119,14 +119,24 @@ func New(backend string, opts ...Option) (*FdQueues, error) {
 // Edge reports whether registrations are edge-triggered.
 func (q *FdQueues) Edge() bool { return q.edge }
 
-// Serve tells q the scheduler it is the event source of, so that a task of
+// serve tells q the scheduler it is the event source of, so that a task of
 // any other is refused (q wakes its tasks on that scheduler's goroutine
 // only), and so that q counts its parked tasks where that scheduler's run
-// loop looks between turns. scheduler.New calls it, before any task waits
-// (s is internal to lwtask).
-func (q *FdQueues) Serve(s *core.Sched) {
+// loop looks between turns. scheduler.New has it called, through
+// core.Attach, before any task waits.
+func (q *FdQueues) serve(s *core.Sched) {
 	q.sched = s
 	q.parked = s.Parked()
+}
+
+func init() {
+	core.RegisterSource(func(source any, s *core.Sched) bool {
+		q, ok := source.(*FdQueues)
+		if ok {
+			q.serve(s)
+		}
+		return ok
+	})
 }
 
 // Backend returns the name of the poller backend in use.

@@ -81,12 +81,12 @@ func New(opts ...Option) *Scheduler {
 	for _, o := range opts {
 		o(s)
 	}
-	switch es := s.events.(type) {
-	case interface{ Serve(*core.Sched) }:
+	_, idle := s.events.(*idleWaiter)
+	switch {
+	case idle: // never has a task parked
+	case core.Attach(s.events, &s.core):
 		// fdqueue's: it refuses tasks of other schedulers, and tallies its
 		// parked tasks where the run loop reads them (core.Sched.Parked).
-		es.Serve(&s.core)
-	case *idleWaiter: // never has a task parked
 	default:
 		// A source of the program's own: RunSteps cannot see whether
 		// tasks wait on it, so the loop polls it between every two turns,

@@ -45,6 +45,29 @@ type Sched struct {
 // parked in them (core.Queue.Tally), which the run loop reads between turns.
 func (s *Sched) Parked() *int { return &s.parked }
 
+// Attaching event sources. A source of lwtask's own (fdqueue's) keeps its
+// parked count where RunSteps reads it and refuses tasks of other
+// schedulers; it registers, from its package's init, how it is attached
+// to a scheduler, so that the method doing it need not be exported.
+var attachers []func(source any, s *Sched) bool
+
+// RegisterSource registers attach, which attaches a source of its kind to
+// s and reports true, or reports false for a source of another kind.
+func RegisterSource(attach func(source any, s *Sched) bool) {
+	attachers = append(attachers, attach)
+}
+
+// Attach attaches source to s if a registered kind takes it, and reports
+// whether one did.
+func Attach(source any, s *Sched) bool {
+	for _, attach := range attachers {
+		if attach(source, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // PollEveryTurn makes RunSteps return after every turn, for the run loop
 // to poll its event source then: for a source that keeps no tally in
 // Parked, of which RunSteps cannot tell whether a task waits on it. It
