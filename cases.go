@@ -78,17 +78,9 @@ func (c *Conn) peek(line bool) bool {
 			return true // EOF or an error: the read returns it at once
 		}
 	}
-	if c.r == c.w && cap(c.rbuf) == bufferSize {
-		// Idle: lend the buffer back while the task waits, as fill does.
-		c.f.rt.putBuffer(c.rbuf)
-		c.rbuf, c.r, c.w = nil, 0, 0
-	}
-	for len(c.wbuf) > 0 && !c.flushing {
-		n, err := c.f.write(c.wbuf)
-		c.wbuf = c.wbuf[n:]
-		if err != nil {
-			break
-		}
+	c.lendIdle()
+	if !c.flushing {
+		c.writeNow(&c.wbuf)
 	}
 	return false
 }

@@ -215,11 +215,7 @@ func (c *Conn) fill(t *Task, need int) error {
 		if err != unix.EAGAIN {
 			return c.f.wrap("read", err)
 		}
-		if c.r == c.w && cap(c.rbuf) == bufferSize {
-			// Idle: lend the buffer back while t waits.
-			c.f.rt.putBuffer(c.rbuf)
-			c.rbuf, c.r, c.w = nil, 0, 0
-		}
+		c.lendIdle()
 		if err := c.waitForInput(t); err != nil {
 			return err
 		}
@@ -462,14 +458,18 @@ func (c *Conn) Close() error {
 // writeNow writes what it can of *p without waiting, keeps the rest in *p
 // and returns its length.
 func (c *Conn) writeNow(p *[]byte) int {
-	for len(*p) > 0 {
-		n, err := c.f.write(*p)
-		*p = (*p)[n:]
-		if err != nil {
-			break
-		}
-	}
+	n, _ := c.f.writeNow(*p)
+	*p = (*p)[n:]
 	return len(*p)
+}
+
+// lendIdle gives the read buffer back to the runtime while c has no input
+// in it, so that an idle connection holds none.
+func (c *Conn) lendIdle() {
+	if c.r == c.w && cap(c.rbuf) == bufferSize {
+		c.f.rt.putBuffer(c.rbuf)
+		c.rbuf, c.r, c.w = nil, 0, 0
+	}
 }
 
 // For binds c to the task that uses it, as an io.ReadWriter whose Write is

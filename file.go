@@ -201,17 +201,16 @@ func (f *File) Write(t *Task, p []byte) (int, error) {
 		return 0, f.wrap("write", err)
 	}
 	written := 0
-	for written < len(p) {
-		n, err := f.write(p[written:])
+	for {
+		n, err := f.writeNow(p[written:])
 		written += n
 		if err == unix.EAGAIN {
 			err = f.rt.fds.WaitWritable(t, f.fd, f.writeDeadline)
 		}
-		if err != nil {
+		if err != nil || written == len(p) {
 			return written, f.wrap("write", err)
 		}
 	}
-	return written, nil
 }
 
 // TryWrite is Write for a raw step, which must not suspend: it writes what
@@ -223,15 +222,22 @@ func (f *File) TryWrite(t *Task, p []byte) (int, error) {
 	if err := f.rt.tryEnter(t, "TryWrite"); err != nil {
 		return 0, f.wrapAgain("write", err)
 	}
+	written, err := f.writeNow(p)
+	if err == unix.EAGAIN {
+		return written, f.park(t, "write", f.writeDeadline, f.rt.fds.BlockForWriting)
+	}
+	return written, f.wrap("write", err)
+}
+
+// writeNow writes as much of p as the descriptor takes without waiting:
+// all of it, or what it took before an error (EAGAIN when full, bare).
+func (f *File) writeNow(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
 		n, err := f.write(p[written:])
 		written += n
-		if err == unix.EAGAIN {
-			return written, f.park(t, "write", f.writeDeadline, f.rt.fds.BlockForWriting)
-		}
 		if err != nil {
-			return written, f.wrap("write", err)
+			return written, err
 		}
 	}
 	return written, nil

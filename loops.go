@@ -163,9 +163,7 @@ func (l *Loops) ListenAndServe(network, address string, handle func(t *Task, c *
 // is a raw step task (see Runtime.ServeSteps).
 func (l *Loops) ListenAndServeSteps(network, address string, newHandler func(c *Conn) StepHandler) (net.Addr, error) {
 	return l.listen(network, address, func(rt *Runtime, c *Conn) {
-		sc := &stepConn{c: c}
-		sc.h = newHandler(c)
-		rt.GoStep(c.f.name, sc.step)
+		rt.goStepConn(c, newHandler)
 	}, func(rt *Runtime, ln *Listener) {
 		rt.ServeSteps(ln, newHandler)
 	})

@@ -47,11 +47,17 @@ func (r *Runtime) ServeSteps(l *Listener, newHandler func(c *Conn) StepHandler) 
 			case err != nil:
 				return Finish
 			}
-			sc := &stepConn{c: c}
-			sc.h = newHandler(c)
-			r.GoStep(c.f.name, sc.step)
+			r.goStepConn(c, newHandler)
 		}
 	})
+}
+
+// goStepConn starts the raw step task that serves c with the handler
+// newHandler makes for it.
+func (r *Runtime) goStepConn(c *Conn, newHandler func(c *Conn) StepHandler) {
+	sc := &stepConn{c: c}
+	sc.h = newHandler(c)
+	r.GoStep(c.f.name, sc.step)
 }
 
 // stepConn is one connection served by a StepHandler.
@@ -141,10 +147,7 @@ func (sc *stepConn) readIn(t *Task) error {
 	case err != unix.EAGAIN:
 		return err
 	}
-	if c.r == c.w && cap(c.rbuf) == bufferSize {
-		c.f.rt.putBuffer(c.rbuf)
-		c.rbuf, c.r, c.w = nil, 0, 0
-	}
+	c.lendIdle()
 	if len(c.wbuf) == 0 && c.wbuf != nil { // idle: no buffer held
 		if cap(c.wbuf) == bufferSize {
 			c.f.rt.putBuffer(c.wbuf[:bufferSize])
