@@ -48,3 +48,85 @@ func TestStepConnReadDeadline(t *testing.T) {
 		}
 	})
 }
+
+// hoarder consumes nothing, or claims to consume what it was not given.
+type hoarder struct{ consumed int }
+
+func (h *hoarder) Serve(c *lwtask.Conn, in []byte, eof bool) (int, error) {
+	return h.consumed, nil
+}
+
+// TestStepConnUnconsumed: a handler that never consumes its input (a
+// request with no end) costs at most 64 KiB before its connection is
+// closed; one that reports a consumed count out of range (negative, or
+// more than it was given) is held to what it was given, and nothing
+// panics.
+func TestStepConnUnconsumed(t *testing.T) {
+	for _, consumed := range []int{0, -5} {
+		eachPoller(t, func(t *testing.T, rt *lwtask.Runtime) {
+			l := listen(t, rt, "tcp", "127.0.0.1:0")
+			rt.ServeSteps(l, func(c *lwtask.Conn) lwtask.StepHandler {
+				l.Close()
+				return &hoarder{consumed: consumed}
+			})
+			peer, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			sent := make(chan int64, 1)
+			go func() { // a line with no end, until the server closes
+				n, _ := io.Copy(peer, neverEnding{})
+				sent <- n
+			}()
+			runAll(t, rt) // returns: the connection was closed
+			// What the peer wrote includes what the kernel's socket
+			// buffers held (a few MiB on loopback): the bound is loose,
+			// and only an endless read would break it.
+			if n := <-sent; n > 32<<20 {
+				t.Errorf("the peer wrote %d bytes of an endless request before the server closed", n)
+			}
+		})
+	}
+	// Consuming more than it was given is consuming all of it.
+	eachPoller(t, func(t *testing.T, rt *lwtask.Runtime) {
+		l := listen(t, rt, "tcp", "127.0.0.1:0")
+		var h *echoCounted
+		rt.ServeSteps(l, func(c *lwtask.Conn) lwtask.StepHandler {
+			l.Close()
+			h = &echoCounted{}
+			return h
+		})
+		peer, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			peer.Write([]byte("abc"))
+			peer.(*net.TCPConn).CloseWrite()
+		}()
+		runAll(t, rt)
+		peer.Close()
+		if h.given != "abc" {
+			t.Errorf("the handler was given %q in all, want each byte once: \"abc\"", h.given)
+		}
+	})
+}
+
+// neverEnding is an endless stream of 'x'.
+type neverEnding struct{}
+
+func (neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	return len(p), nil
+}
+
+// echoCounted records what it is given, and claims to consume more.
+type echoCounted struct{ given string }
+
+func (h *echoCounted) Serve(c *lwtask.Conn, in []byte, eof bool) (int, error) {
+	h.given += string(in)
+	return len(in) + 10, nil
+}
