@@ -3,7 +3,7 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/lwtask/lwtask/internal/core"
@@ -52,26 +52,17 @@ func (s *Scheduler) metrics() Metrics {
 // publish makes the counters as they are now what Metrics returns.
 func (s *Scheduler) publish() {
 	m := s.metrics()
-	p := &s.published
-	p.tasks.Store(int64(m.Tasks))
-	p.maxReady.Store(int64(m.MaxReady))
-	p.created.Store(m.Created)
-	p.steps.Store(m.Steps)
-	p.switches.Store(m.Switches)
-	p.wakeups.Store(m.Wakeups)
-	p.budgetYields.Store(m.BudgetYields)
-	p.polls.Store(m.Polls)
-	p.pollEvents.Store(m.PollEvents)
-	p.posted.Store(m.Posted)
-	p.idle.Store(int64(m.Idle))
+	s.published.mu.Lock()
+	s.published.m = m
+	s.published.mu.Unlock()
 }
 
-// published holds the counters for other goroutines, each field atomic:
-// the loop stores them a turn at a time, and Metrics loads them.
+// published holds the counters for other goroutines: a copy the loop
+// replaces a turn at a time, under a lock that only a reader contends, so
+// that a reader sees one turn's counters, never a mix of two.
 type published struct {
-	tasks, maxReady, idle                           atomic.Int64
-	created, steps, switches, wakeups, budgetYields atomic.Uint64
-	polls, pollEvents, posted                       atomic.Uint64
+	mu sync.Mutex
+	m  Metrics
 }
 
 // Metrics returns the scheduler's counters as of the end of one of its
@@ -84,13 +75,9 @@ type published struct {
 // where they began. Anything that needs the loop (a Post, as Dump makes)
 // brings it out.
 func (s *Scheduler) Metrics() Metrics {
-	p := &s.published
-	return Metrics{
-		Tasks: int(p.tasks.Load()), MaxReady: int(p.maxReady.Load()), Created: p.created.Load(),
-		Steps: p.steps.Load(), Switches: p.switches.Load(), Wakeups: p.wakeups.Load(),
-		BudgetYields: p.budgetYields.Load(), Polls: p.polls.Load(), PollEvents: p.pollEvents.Load(),
-		Posted: p.posted.Load(), Idle: time.Duration(p.idle.Load()),
-	}
+	s.published.mu.Lock()
+	defer s.published.mu.Unlock()
+	return s.published.m
 }
 
 // readyCounter is an event source that says how many descriptors its last
