@@ -198,16 +198,9 @@ func TestTeardownStopWhileFlushing(t *testing.T) {
 			}
 			tk.Sleep(time.Hour)
 		})
-		done := make(chan struct{})
-		go func() {
-			select {
-			case <-parked:
-				rt.Stop()
-			case <-done:
-			}
-		}()
+		release := tasktest.StopWhen(rt, parked)
 		err := runBounded(rt)
-		close(done)
+		release()
 		for _, c := range clients {
 			c.Close()
 		}
@@ -673,16 +666,9 @@ func tdStopDuringWait(t *testing.T, rt *lwtask.Runtime, wc tdWaitCase) {
 		}
 		tk.Sleep(time.Hour)
 	})
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-parked:
-			rt.Stop()
-		case <-done:
-		}
-	}()
+	release := tasktest.StopWhen(rt, parked)
 	err := runBounded(rt)
-	close(done)
+	release()
 	if err != nil {
 		t.Fatalf("Run after Stop: %v", err)
 	}
@@ -807,16 +793,9 @@ func TestTeardownRawStepWaits(t *testing.T) {
 							rt.Stop() // the holder sleeps for an hour
 						}
 					})
-					done := make(chan struct{})
-					go func() {
-						select {
-						case <-parked:
-							rt.Stop()
-						case <-done:
-						}
-					}()
+					release := tasktest.StopWhen(rt, parked)
 					err := runBounded(rt)
-					close(done)
+					release()
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -586,15 +586,7 @@ func TestGroupStop(t *testing.T) {
 		g.Wait(tk)
 		t.Error("the owner's Wait returned after Stop")
 	})
-	ran := make(chan struct{})
-	defer close(ran)
-	go func() {
-		select {
-		case <-parked:
-			s.Stop()
-		case <-ran: // the test failed before: no goroutine left behind
-		}
-	}()
+	defer tasktest.StopWhen(s, parked)()
 	cxRun(t, s)
 	if ownerDeferred != 1 {
 		t.Errorf("the owner's deferred calls ran %d times", ownerDeferred)

@@ -165,3 +165,19 @@ func UntilBlocked(t testing.TB, tk *task.Task, xs ...*task.Task) bool {
 	}
 	return true
 }
+
+// StopWhen calls s.Stop from another goroutine once ready is closed, as a
+// program's signal handler would; the function it returns lets the
+// goroutine go if ready never closes (the test failed first). Call it once
+// Run has returned.
+func StopWhen(s interface{ Stop() }, ready <-chan struct{}) (release func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ready:
+			s.Stop()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
