@@ -68,7 +68,7 @@ func (l *Loops) SetPanicHandler(h func(*PanicError)) {
 // own, until all have returned, and returns the first error. A loop that
 // ends with an error (a panic, a deadlock, its poller failing) stops the
 // others.
-func (l *Loops) Run() error { return l.run(nil) }
+func (l *Loops) Run() error { return l.run(context.Background()) }
 
 // RunContext is Run, stopped when ctx is done. The tasks' own contexts
 // derive from ctx, as with Runtime.RunContext.
@@ -86,12 +86,7 @@ func (l *Loops) run(ctx context.Context) error {
 			// another, and the Go scheduler keeps other goroutines off it.
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			if ctx != nil {
-				errs[i] = rt.RunContext(ctx)
-			} else {
-				errs[i] = rt.Run()
-			}
-			if errs[i] != nil {
+			if errs[i] = rt.RunContext(ctx); errs[i] != nil {
 				l.Stop()
 			}
 		}()
